@@ -1,0 +1,108 @@
+"""The Python API: audit a spec, optionally storing the run in an evidence repository.
+
+Example::
+
+    import assay
+    run = assay.audit("assay.yaml", repo=".assay")
+    print(run.verdict.status, len(run.findings))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assay.checks._registry import Severity
+from assay.evidence import Repository
+from assay.run import Run
+from assay.runner import Progress, open_inputs, plan, run_audit
+from assay.spec import Spec, load_spec, spec_from_mapping
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """A finished audit: the run, its id, and where it is stored (``None`` if it is not)."""
+
+    run: Run
+    run_id: str
+    repository: Repository | None
+    blobs: Mapping[str, bytes]
+
+    def load(self, sha256: str) -> bytes:
+        """The bytes of an artefact of this run."""
+        if sha256 in self.blobs:
+            return self.blobs[sha256]
+        if self.repository is None:
+            raise KeyError(sha256)
+        return self.repository.get(sha256)
+
+
+def as_spec(spec: Spec | str | Path | Mapping[str, Any]) -> Spec:
+    """A :class:`Spec` from a spec, a path to ``assay.yaml``, or a mapping."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, str | Path):
+        return load_spec(spec)
+    return spec_from_mapping(spec)
+
+
+def execute(
+    spec: Spec | str | Path | Mapping[str, Any],
+    *,
+    repo: Repository | str | Path | None = None,
+    fail_on: Severity | str | None = None,
+    baseline: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Validate everything up front, audit, and store the run if ``repo`` is given.
+
+    Order matters for bad input: the spec and its overrides, the baseline, then every input
+    are checked before the repository is created or written, so a bad input leaves it as it was.
+    """
+    spec = as_spec(spec)
+    plan(spec)
+    baseline_run = baseline_id = None
+    if baseline is not None:
+        if repo is None:
+            raise ValueError("a baseline needs a repository to read it from")
+        existing = (
+            repo if isinstance(repo, Repository) else Repository.open(Path(repo), create=False)
+        )
+        stored = existing.resolve(baseline)
+        baseline_run, baseline_id = stored.run, stored.id
+    datasets = open_inputs(spec)
+    repository = (
+        repo if isinstance(repo, Repository) or repo is None else Repository.open(Path(repo))
+    )
+    outcome = run_audit(
+        spec,
+        datasets=datasets,
+        fail_on=Severity(fail_on) if fail_on else None,
+        baseline=baseline_run,
+        baseline_id=baseline_id,
+        now=now,
+        progress=progress,
+    )
+    if repository is None:
+        return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)
+    stored = repository.store_run(outcome.run, outcome.blobs)
+    return AuditResult(stored.run, stored.id, repository, outcome.blobs)
+
+
+def audit(
+    spec: Spec | str | Path | Mapping[str, Any],
+    *,
+    repo: str | Path | None = None,
+    fail_on: Severity | str | None = None,
+    baseline: str | None = None,
+) -> Run:
+    """Audit ``spec`` (a path, a mapping or a :class:`Spec`) and return the run.
+
+    With ``repo`` the run is stored in that evidence repository (and ``baseline`` — a run
+    reference such as ``"approved"`` — adds regression findings against that run).
+    """
+    return execute(spec, repo=repo, fail_on=fail_on, baseline=baseline).run

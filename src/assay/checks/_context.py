@@ -1,0 +1,111 @@
+"""The audit context: the spec, the opened datasets, and facts computed once and shared.
+
+Checks ask the context for what they need — column statistics, an effective schema, exact
+row facts, a dataset manifest — and the context computes each fact at most once per run.
+Artefacts a check wants stored as evidence go through :meth:`Context.add_artefact`, which
+returns the ``sha256:…`` reference a finding cites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from assay.checks._registry import Finding
+from assay.run import Artefact, Run, canonical_json
+from assay.sources.datasets import Dataset, schema_fingerprint
+from assay.sources.schema import infer_schema
+from assay.sources.sql import ColumnStats, SqlEngine
+from assay.spec.models import DatasetSchema, InferredSchema, Spec
+
+MANIFEST_SCHEMA = "assay.manifest/1"
+
+
+class Context:
+    """Shared, lazily computed facts about one audit's inputs."""
+
+    def __init__(self, spec: Spec, datasets: Mapping[str, Dataset], sql: SqlEngine) -> None:
+        self.spec = spec
+        self.datasets = dict(datasets)
+        self.sql = sql
+        self._stats: dict[str, dict[str, ColumnStats]] = {}
+        self._schemas: dict[str, DatasetSchema | None] = {}
+        self._manifests: dict[str, str] = {}
+        self.artefacts: dict[str, tuple[Artefact, bytes]] = {}
+        self.baseline: Run | None = None
+        """The run this audit is compared with (``--baseline``), if any."""
+        self.findings: list[Finding] = []
+        """Findings of the checks run so far; complete for ``after_checks`` checks."""
+
+    def dataset(self, name: str) -> Dataset:
+        return self.datasets[name]
+
+    def stats(self, name: str) -> dict[str, ColumnStats]:
+        """Exact per-column statistics of dataset ``name`` (one scan, then cached)."""
+        if name not in self._stats:
+            self._stats[name] = self.sql.column_stats(self.datasets[name])
+        return self._stats[name]
+
+    def schema(self, name: str) -> DatasetSchema | None:
+        """The schema dataset ``name`` must satisfy: declared, inferred from another, or none."""
+        if name not in self._schemas:
+            declared = self.datasets[name].spec.schema_
+            if isinstance(declared, InferredSchema):
+                source = declared.infer
+                self._schemas[name] = infer_schema(
+                    self.datasets[source], self.sql, self.stats(source)
+                )
+            else:
+                self._schemas[name] = declared
+        return self._schemas[name]
+
+    def feature_columns(self, name: str) -> list[str]:
+        """Columns that are model inputs: all but target, prediction, score, id and timestamp."""
+        ds = self.datasets[name]
+        roles = set(ds.spec.named_columns().values()) - {f.column for f in ds.spec.sensitive}
+        return [c for c in ds.columns if c not in roles]
+
+    @cached_property
+    def splits(self) -> dict[str, int]:
+        return {name: ds.rows for name, ds in self.datasets.items()}
+
+    def manifest(self, name: str) -> str:
+        """The ``sha256:…`` reference of dataset ``name``'s manifest artefact."""
+        if name not in self._manifests:
+            ds = self.datasets[name]
+            manifest = {
+                "schema": MANIFEST_SCHEMA,
+                "dataset": name,
+                "role": ds.role,
+                "path": str(ds.path) if ds.path else None,
+                "format": ds.format,
+                "sha256": ds.sha256,
+                "bytes": ds.size,
+                "rows": ds.rows,
+                "columns": [{"name": f.name, "type": str(f.type)} for f in ds.schema],
+                "schema_fingerprint": schema_fingerprint(ds.schema),
+                "splits": self.splits,
+            }
+            self._manifests[name] = self.add_artefact(f"manifest/{name}.json", manifest)
+        return self._manifests[name]
+
+    def add_artefact(
+        self, name: str, data: bytes | Mapping[str, Any] | list[Any], media_type: str | None = None
+    ) -> str:
+        """Keep ``data`` as evidence of this run; returns its ``sha256:…`` reference.
+
+        JSON-able data is stored as canonical JSON (``application/json``).
+        """
+        if isinstance(data, bytes):
+            raw, media = data, media_type or "application/octet-stream"
+        else:
+            raw, media = (
+                canonical_json(json.loads(json.dumps(data, default=str))),
+                media_type or "application/json",
+            )
+        digest = hashlib.sha256(raw).hexdigest()
+        self.artefacts[digest] = (Artefact(name, digest, media, len(raw)), raw)
+        return f"sha256:{digest}"

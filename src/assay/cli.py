@@ -1,0 +1,449 @@
+"""The ``assay`` command line: parse, call the library, print, exit.
+
+Exit codes: 0 launch-ready (or the command succeeded), 1 the gate failed (or verification
+failed), 2 bad input or usage. Errors print one message to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from assay import _console
+from assay._version import __version__
+from assay.checks._registry import Severity
+from assay.errors import AssayError, SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="assay",
+    help="Audit an AI system before launch, and watch it after launch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+runs_app = typer.Typer(help="List, show and compare stored runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+DEFAULT_REPO = ".assay"
+DEFAULT_KEY = Path("~/.config/assay/signing.key")
+FORMATS = ("html", "json", "junit", "md")
+
+RepoOption = Annotated[
+    Path,
+    typer.Option(
+        "--repo", envvar="ASSAY_REPO", help="Evidence repository folder (default .assay)."
+    ),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors and the verdict.")
+]
+
+
+def _guarded(command: F) -> F:
+    """Turn Assay's errors into one message on stderr and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AssayError as exc:
+            _console.err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"assay {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Audit an AI system before launch, and watch it after launch."""
+
+
+# audit ------------------------------------------------------------------------------------
+
+
+@app.command()
+@_guarded
+def audit(
+    spec: Annotated[Path, typer.Argument(help="The spec file.")] = Path("assay.yaml"),
+    repo: RepoOption = Path(DEFAULT_REPO),
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            "--fail-on", help="Fail the gate on a failed finding at or above this severity."
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", help="Compare with a stored run: 'approved', 'latest', a number or an id."
+        ),
+    ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write JSON results here ('-' for stdout).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    md: Annotated[Path | None, typer.Option("--md", help="Write a Markdown summary here.")] = None,
+    quiet: QuietOption = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List passing and skipped findings too.")
+    ] = False,
+) -> None:
+    """Audit SPEC and store the run; exit 0 if launch-ready, 1 if the gate failed."""
+    from assay.api import execute
+
+    machine = json_out == "-"
+    with _console.progress_bar(not quiet and not machine) as progress:
+        result = execute(spec, repo=repo, fail_on=fail_on, baseline=baseline, progress=progress)
+    outputs = {"html": html, "json": None if machine else json_out, "junit": junit, "md": md}
+    _write_reports(
+        result, {fmt: Path(p) for fmt, p in outputs.items() if p is not None}, quiet or machine
+    )
+    if machine:
+        sys.stdout.write(_render(result, "json"))
+    else:
+        _print_run(result.run, result.run_id, quiet=quiet, show_all=show_all)
+    raise typer.Exit(0 if result.run.verdict.passed else 1)
+
+
+def _render(result: Any, fmt: str) -> str:
+    from assay.reports import render
+
+    approvals = (
+        [a.to_json() for a in result.repository.approvals(result.run_id)]
+        if result.repository
+        else []
+    )
+    return render(result.run, fmt, run_id=result.run_id, load=result.load, approvals=approvals)  # type: ignore[arg-type]
+
+
+def _write_reports(result: Any, paths: dict[str, Path], quiet: bool) -> None:
+    for fmt, path in paths.items():
+        _atomic_write(path, _render(result, fmt))
+        if not quiet:
+            _console.out.print(f"wrote {fmt:5} report {path}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AssayError(
+            f"{path}: cannot write the report ({exc.strerror}). Choose a writable path."
+        ) from None
+
+
+def _print_run(run: Any, run_id: str, *, quiet: bool, show_all: bool = False) -> None:
+    if not quiet:
+        _console.out.print(_console.summary_table(run))
+        _console.out.print(_console.findings_table(run.findings, everything=show_all))
+    _console.out.print(_console.verdict_line(run, run_id))
+
+
+# init -------------------------------------------------------------------------------------
+
+
+@app.command()
+@_guarded
+def init(
+    data: Annotated[
+        Path, typer.Option("--data", help="A Parquet, CSV or Arrow file of training data.")
+    ],
+    target: Annotated[str | None, typer.Option("--target", help="The label column.")] = None,
+    sensitive: Annotated[
+        str | None, typer.Option("--sensitive", help="Protected attributes, comma-separated.")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the spec.")] = Path(
+        "assay.yaml"
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="The system's name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing spec.")] = False,
+) -> None:
+    """Write a commented starter assay.yaml with a schema pinned from DATA."""
+    from assay.spec.init import starter_spec, write_starter_spec
+
+    if output.exists() and not force:
+        raise SpecError(
+            f"{output}: already exists. Pass --force to replace it, or -o to write elsewhere."
+        )
+    columns = [c.strip() for c in sensitive.split(",") if c.strip()] if sensitive else []
+    text = starter_spec(data, target=target, sensitive=columns, output=output, name=name)
+    write_starter_spec(text, output, force=force)
+    _console.out.print(f"wrote {output}: review the pinned schema, then run `assay audit {output}`")
+
+
+# runs -------------------------------------------------------------------------------------
+
+
+def _open_repo(repo: Path) -> Any:
+    from assay.evidence import Repository
+
+    return Repository.open(repo, create=False)
+
+
+@runs_app.command("list")
+@_guarded
+def runs_list(
+    repo: RepoOption = Path(DEFAULT_REPO),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List stored runs, oldest first."""
+    rows = _open_repo(repo).runs()
+    if as_json:
+        print(json.dumps([_row_json(r) for r in rows], indent=2))
+    elif not rows:
+        _console.out.print(f"no runs stored in {repo} yet: run `assay audit`")
+    else:
+        _console.out.print(_console.runs_table(rows))
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "run_id": row.id,
+        "created": row.created,
+        "system": row.system,
+        "version": row.version,
+        "verdict": row.verdict,
+        "counts": row.counts,
+        "approved": row.approved,
+    }
+
+
+@runs_app.command("show")
+@_guarded
+def runs_show(
+    run: Annotated[
+        str, typer.Argument(help="'latest', 'approved', a number or an id prefix.")
+    ] = "latest",
+    repo: RepoOption = Path(DEFAULT_REPO),
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List passing and skipped findings too.")
+    ] = False,
+) -> None:
+    """Show one stored run: its findings and verdict."""
+    repository = _open_repo(repo)
+    stored = repository.resolve(run)
+    _console.out.print(f"run #{stored.seq} {stored.id}  created {stored.run.created}")
+    for approval in repository.approvals(stored.id):
+        _console.out.print(
+            f"approved by {approval.by} at {approval.at} (key {approval.key_fingerprint[:16]})"
+        )
+    _print_run(stored.run, stored.id, quiet=False, show_all=show_all)
+
+
+@runs_app.command("diff")
+@_guarded
+def runs_diff(
+    run_a: Annotated[str, typer.Argument(help="The earlier run.")],
+    run_b: Annotated[str, typer.Argument(help="The later run.")] = "latest",
+    repo: RepoOption = Path(DEFAULT_REPO),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Findings whose status or metrics changed between two runs, and new and gone findings."""
+    from assay.evidence import diff_runs
+
+    repository = _open_repo(repo)
+    a, b = repository.resolve(run_a), repository.resolve(run_b)
+    diff = diff_runs(a.run, b.run)
+    if as_json:
+        print(json.dumps({"a": a.id, "b": b.id, **diff.to_json()}, indent=2))
+        return
+    _console.out.print(f"#{a.seq} {a.id[:12]} → #{b.seq} {b.id[:12]}")
+    if diff.is_empty:
+        _console.out.print("no differences in findings")
+        return
+    for change in diff.changed:
+        _console.out.print(f"[yellow]changed[/] {change.describe()}", markup=True)
+    for f in diff.new:
+        _console.out.print(
+            f"[green]new[/]     {f.check_id} [{f.subject}] {f.status.value}", markup=True
+        )
+    for f in diff.gone:
+        _console.out.print(
+            f"[red]gone[/]    {f.check_id} [{f.subject}] {f.status.value}", markup=True
+        )
+
+
+# verify, approve, keygen, export, report ---------------------------------------------------
+
+
+@app.command()
+@_guarded
+def verify(
+    bundle: Annotated[
+        Path | None, typer.Argument(help="An exported bundle; omit to verify the repository.")
+    ] = None,
+    repo: RepoOption = Path(DEFAULT_REPO),
+) -> None:
+    """Re-hash every object and walk the chain; exit 1 at the first broken object or link."""
+    from assay.evidence import verify_bundle
+
+    report = verify_bundle(bundle) if bundle is not None else _open_repo(repo).verify()
+    target = bundle or repo
+    if report.ok:
+        _console.out.print(f"[green]verified[/] {target}: {report.summary()}", markup=True)
+        return
+    _console.err.print(f"[bold red]verification failed[/] for {target}:", markup=True)
+    for problem in report.problems:
+        _console.err.print(f"  {problem}", markup=False)
+    raise typer.Exit(1)
+
+
+def _key_path(key: Path | None) -> Path:
+    if key is not None:
+        return key
+    env = os.environ.get("ASSAY_SIGNING_KEY")
+    return Path(env) if env else DEFAULT_KEY.expanduser()
+
+
+@app.command()
+@_guarded
+def approve(
+    run: Annotated[
+        str, typer.Argument(help="The run to approve: 'latest', a number or an id prefix.")
+    ],
+    by: Annotated[str, typer.Option("--by", help="Who approves (name or e-mail).")],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="Ed25519 private key (default $ASSAY_SIGNING_KEY or ~/.config/assay/signing.key).",
+        ),
+    ] = None,
+    repo: RepoOption = Path(DEFAULT_REPO),
+) -> None:
+    """Record a signed, timestamped approval of a run's verdict."""
+    repository = _open_repo(repo)
+    approval = repository.approve(run, by=by, private_key_path=_key_path(key))
+    _console.out.print(
+        f"approved run {approval.run[:12]} (verdict {approval.verdict}) "
+        f"by {approval.by} at {approval.at}"
+    )
+
+
+@app.command()
+@_guarded
+def keygen(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Private key path; the public key gets '.pub'."),
+    ] = None,
+) -> None:
+    """Make an Ed25519 key pair for signing approvals."""
+    from assay.evidence import generate_keypair
+
+    private = _key_path(out)
+    public = private.with_suffix(".pub")
+    private.parent.mkdir(parents=True, exist_ok=True)
+    fingerprint = generate_keypair(private, public)
+    _console.out.print(f"wrote {private} (keep it secret) and {public}; fingerprint {fingerprint}")
+
+
+@app.command()
+@_guarded
+def export(
+    run: Annotated[str, typer.Argument(help="The run to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The bundle file to write.")],
+    repo: RepoOption = Path(DEFAULT_REPO),
+) -> None:
+    """Write a self-contained bundle of a run that `assay verify BUNDLE` checks anywhere."""
+    repository = _open_repo(repo)
+    repository.export(run, output)
+    _console.out.print(f"wrote {output}; check it anywhere with `assay verify {output}`")
+
+
+@app.command()
+@_guarded
+def report(
+    run: Annotated[
+        str, typer.Argument(help="The run: 'latest', 'approved', a number or an id prefix.")
+    ] = "latest",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, json, junit or md.")] = "html",
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="File to write; '-' for stdout.")
+    ] = "-",
+    repo: RepoOption = Path(DEFAULT_REPO),
+) -> None:
+    """Render a stored run as a report (read from the repository, never recomputed)."""
+    from assay.api import AuditResult
+
+    if fmt not in FORMATS:
+        raise AssayError(
+            f"--format {fmt!r} is not a report format. Use one of: {', '.join(FORMATS)}."
+        )
+    repository = _open_repo(repo)
+    stored = repository.resolve(run)
+    result = AuditResult(stored.run, stored.id, repository, {})
+    text = _render(result, fmt)
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        _atomic_write(Path(output), text)
+        _console.out.print(f"wrote {output}")
+
+
+# demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+@_guarded
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the demo's data and reports.")
+    ] = Path("demo"),
+    repo: RepoOption = Path(DEFAULT_REPO),
+    quiet: QuietOption = False,
+) -> None:
+    """Audit a model trained on real public data (scikit-lego's Arrests table), end to end."""
+    from assay.api import execute
+    from assay.demo import prepare
+
+    if not quiet:
+        _console.out.print(
+            f"preparing the demo in {directory}/ (data, model scores, documents, assay.yaml)"
+        )
+    spec_path = prepare(directory)
+    with _console.progress_bar(not quiet) as progress:
+        result = execute(spec_path, repo=repo, progress=progress)
+    reports = directory / "reports"
+    paths = {
+        fmt: reports / f"report.{ext}"
+        for fmt, ext in zip(FORMATS, ("html", "json", "xml", "md"), strict=True)
+    }
+    _write_reports(result, paths, quiet)
+    _print_run(result.run, result.run_id, quiet=quiet)
+    if not quiet:
+        _console.out.print(
+            f"stored in {repo}/ — next: `assay runs list`, `assay verify`, "
+            f"`assay audit {spec_path}` (the gate: exit 0 or 1)"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``assay`` console script."""
+    app()

@@ -1,0 +1,282 @@
+"""Run an audit: plan the checks the spec allows, run every one, apply policy, build the Run.
+
+Everything a user can get wrong is checked before the first check runs — overrides, waivers,
+every file the spec names and every column it names — so bad input fails fast with exit 2
+and nothing stored. After that, what the data reveals is a finding: a check that raises
+becomes an ``error`` finding and the audit goes on.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import yaml
+
+from assay._version import __version__
+from assay.checks import load_builtin
+from assay.checks._context import Context
+from assay.checks._registry import (
+    CAPABILITIES,
+    DOMAINS,
+    REGISTRY,
+    CheckInfo,
+    Finding,
+    Severity,
+    Status,
+)
+from assay.errors import COLUMN_MISSING, InputError
+from assay.policy import apply_waivers, params_for, validate_overrides
+from assay.run import Run, compute_verdict
+from assay.sources.datasets import Dataset, open_dataset
+from assay.sources.sql import SqlEngine
+from assay.spec.models import DatasetSchema, Spec
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(description, done, total)`` while the audit runs."""
+
+_SECRET_KEY = re.compile(
+    r"(api[_-]?key|token|secret|password|passwd|credential|authorization)", re.I
+)
+REDACTED = "***redacted***"
+load_builtin()
+
+_PACKAGES = ("pyarrow", "duckdb", "numpy", "scipy", "scikit-learn", "pydantic")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A check the plan runs, or skips with the reason."""
+
+    info: CheckInfo
+    skip: str | None = None
+
+
+@dataclass
+class AuditOutcome:
+    """A finished audit: the run record and the bytes of every artefact it references."""
+
+    run: Run
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+
+def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
+    """What the spec provides, in the vocabulary of :data:`CAPABILITIES`."""
+    caps: set[str] = set()
+    ds = spec.datasets
+    if ds:
+        caps.add("datasets")
+    if any(d.target for d in ds.values()):
+        caps.add("target")
+    if "train" in ds:
+        caps.add("train")
+    if "train" in ds and any(spec.role_of(n) == "test" for n in ds):
+        caps.add("train_test")
+    if any(d.schema_ is not None for d in ds.values()):
+        caps.add("schema")
+    if any(
+        d.id
+        or (
+            isinstance(d.schema_, DatasetSchema)
+            and any(c.unique for c in d.schema_.columns.values())
+        )
+        for d in ds.values()
+    ):
+        caps.add("ids")
+    if any(d.sha256 for d in ds.values()):
+        caps.add("checksums")
+    if spec.lineage:
+        caps.add("lineage")
+    if spec.model:
+        caps.add("model")
+    if spec.documents:
+        caps.add("documents")
+    if any(d.sensitive for d in ds.values()):
+        caps.add("sensitive")
+    if baseline:
+        caps.add("baseline")
+    return caps
+
+
+def plan(spec: Spec, *, baseline: bool = False) -> list[Planned]:
+    """Every registered check in report order, each to run or skipped with the reason."""
+    validate_overrides(spec)
+    caps = capabilities(spec, baseline=baseline)
+    planned = []
+    for info in sorted(
+        REGISTRY.values(), key=lambda i: (DOMAINS.index(i.domain), i.after_checks, i.id)
+    ):
+        override = spec.checks.get(info.id)
+        missing = sorted(info.requires - caps)
+        if override and not override.enabled:
+            planned.append(Planned(info, f"disabled in the spec (checks.{info.id}.enabled: false)"))
+        elif missing:
+            needs = "; ".join(CAPABILITIES[m] for m in missing)
+            planned.append(Planned(info, f"not applicable: needs {needs}"))
+        else:
+            planned.append(Planned(info))
+    return planned
+
+
+def open_inputs(spec: Spec) -> dict[str, Dataset]:
+    """Open every dataset and check every column the spec names is there (else InputError)."""
+    datasets = {name: open_dataset(spec, name) for name in spec.datasets}
+    for name, ds in datasets.items():
+        named = ds.spec.named_columns()
+        for key, column in named.items():
+            if column not in ds.columns:
+                raise InputError(
+                    COLUMN_MISSING.format(
+                        path=spec.source or "spec",
+                        line=spec.line_of("datasets", name, *key.split(".")) or 1,
+                        field=f"datasets.{name}.{key}",
+                        column=column,
+                        dataset=name,
+                        file=ds.label,
+                        existing=", ".join(ds.columns),
+                    )
+                )
+    if spec.documents is not None and not spec.resolve(spec.documents).is_dir():
+        raise InputError(
+            f"{spec.where('documents')}: documents folder {spec.resolve(spec.documents)} "
+            "does not exist. "
+            "Create it or fix the path."
+        )
+    if (
+        spec.model is not None
+        and spec.model.path is not None
+        and not spec.resolve(spec.model.path).exists()
+    ):
+        raise InputError(
+            f"{spec.where('model', 'path')}: model file {spec.resolve(spec.model.path)} "
+            "does not exist. "
+            "Fix the path or save the model there."
+        )
+    return datasets
+
+
+def run_audit(
+    spec: Spec,
+    *,
+    datasets: Mapping[str, Dataset] | None = None,
+    fail_on: Severity | None = None,
+    baseline: Run | None = None,
+    baseline_id: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> AuditOutcome:
+    """Audit ``spec`` and return the run with its artefacts (not yet stored)."""
+    now = now or datetime.now(UTC)
+    planned = plan(spec, baseline=baseline is not None)
+    if datasets is None:
+        datasets = open_inputs(spec)
+    findings: list[Finding] = []
+    # Checks that read other checks' findings (after_checks) run last.
+    to_run = sorted((p for p in planned if p.skip is None), key=lambda p: p.info.after_checks)
+    with SqlEngine() as sql:
+        ctx = Context(spec, datasets, sql)
+        ctx.baseline = baseline
+        ctx.findings = findings
+        for done, item in enumerate(to_run):
+            if progress:
+                progress(item.info.id, done, len(to_run))
+            findings.extend(_run_one(item.info, spec, ctx))
+        if progress:
+            progress("done", len(to_run), len(to_run))
+        for item in planned:
+            if item.skip is not None:
+                findings.append(_skipped(item.info, spec, item.skip))
+        findings = apply_waivers(findings, spec, now.date())
+        findings.sort(key=lambda f: (DOMAINS.index(f.domain), f.check_id, f.subject))
+        spec_bytes, spec_media = _stored_spec(spec)
+        spec_ref = ctx.add_artefact("spec/assay.yaml", spec_bytes, spec_media)
+        artefacts = ctx.artefacts
+    verdict = compute_verdict(findings, fail_on or spec.policy.fail_on)
+    run = Run(
+        created=now.isoformat(timespec="seconds"),
+        tool_version=__version__,
+        system={"name": spec.system.name, "version": spec.system.version},
+        seed=spec.seed,
+        spec_sha256=spec_ref.removeprefix("sha256:"),
+        inputs=[ds.fingerprint() for ds in datasets.values()],
+        environment=environment(),
+        findings=findings,
+        verdict=verdict,
+        artefacts=sorted((a for a, _ in artefacts.values()), key=lambda a: (a.name, a.sha256)),
+        baseline=baseline_id,
+    )
+    return AuditOutcome(run, {sha: raw for sha, (_, raw) in artefacts.items()})
+
+
+def _run_one(info: CheckInfo, spec: Spec, ctx: Context) -> list[Finding]:
+    params = params_for(info, spec)
+    try:
+        return list(info.function(ctx, params))
+    except Exception as exc:  # a check that raises must not stop the audit
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        return [
+            params.finding(
+                "*",
+                status=Status.ERROR,
+                message=f"the check raised {type(exc).__name__}: {exc} (at {where}).",
+                remediation="The check could not judge this input. Report it with the run id, "
+                "or disable the check in the spec while it is fixed.",
+            )
+        ]
+
+
+def _skipped(info: CheckInfo, spec: Spec, reason: str) -> Finding:
+    return params_for(info, spec).finding(
+        "*", status=Status.SKIPPED, message=reason + ".", remediation=""
+    )
+
+
+def _stored_spec(spec: Spec) -> tuple[bytes, str]:
+    """The spec as stored in evidence: byte-for-byte, unless a secret had to be redacted."""
+    data = yaml.safe_load(spec.raw) if spec.raw else None
+    redacted, changed = _redact(data)
+    if not changed:
+        return spec.raw, "application/yaml"
+    return yaml.safe_dump(redacted, sort_keys=False).encode(), "application/yaml"
+
+
+def _redact(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        out, changed = {}, False
+        for key, item in value.items():
+            if isinstance(key, str) and _SECRET_KEY.search(key) and item not in (None, ""):
+                out[key], changed = REDACTED, True
+            else:
+                out[key], sub = _redact(item)
+                changed = changed or sub
+        return out, changed
+    if isinstance(value, list):
+        items = [_redact(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
+
+
+def environment() -> dict[str, Any]:
+    """Where the audit ran: Python, platform and the versions of the libraries that compute."""
+    packages: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "assay": __version__,
+        "packages": packages,
+    }

@@ -1,0 +1,160 @@
+"""The HTML report in a real browser: renders, filters, expands, and loads nothing from outside."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+from report_fixtures import Stored
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_SCHEMES = ("file://", "data:")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed: run `apt-get install chromium`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Opened:
+    """A report opened in a fresh page, recording requests and console errors."""
+
+    def __init__(self, browser: Browser, path: Path, width: int = 1366) -> None:
+        self.page: Page = browser.new_page(viewport={"width": width, "height": 900})
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.page.route("**/*", self._route)
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(path.as_uri())
+
+    def _route(self, route: Route) -> None:
+        if route.request.url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def assert_offline_and_clean(self) -> None:
+        assert self.blocked == []
+        assert [u for u in self.requests if not u.startswith(LOCAL_SCHEMES)] == []
+        assert self.errors == []
+        self.page.close()
+
+
+@pytest.fixture
+def report(stored: Stored, tmp_path: Path) -> Path:
+    path = tmp_path / "report.html"
+    path.write_text(stored.render("html"), encoding="utf-8")
+    return path
+
+
+def test_report_renders_filters_and_expands(browser: Browser, report: Path) -> None:
+    opened = Opened(browser, report)
+    page = opened.page
+    rows = page.locator("details.finding")
+    visible = page.locator("details.finding:visible")
+    count = page.locator("#visible-count")
+
+    expect(page.locator("#verdict-word")).to_have_text("FAIL")
+    expect(page.locator("#system-name")).to_contain_text("credit-risk <scorer>")
+    expect(rows).to_have_count(10)
+    expect(visible).to_have_count(10)
+    expect(count).to_have_text("10")
+    expect(page.locator("svg.plot")).to_have_count(2)
+
+    page.select_option("#filter-domain", "fairness")
+    expect(visible).to_have_count(2)
+    expect(count).to_have_text("2")
+
+    page.select_option("#filter-status", "waived")
+    expect(visible).to_have_count(1)
+    expect(count).to_have_text("1")
+    expect(visible.first).to_have_attribute("data-check", "fairness.demographic_parity")
+
+    page.select_option("#filter-status", "pass")
+    expect(visible).to_have_count(0)
+    expect(page.locator("#no-match")).to_be_visible()
+
+    page.select_option("#filter-domain", "")
+    expect(visible).to_have_count(3)
+    expect(count).to_have_text("3")
+    expect(page.locator("#no-match")).to_be_hidden()
+
+    page.select_option("#filter-status", "")
+    expect(visible).to_have_count(10)
+
+    page.locator("button.chip[data-filter-status='fail']").click()
+    expect(page.locator("#filter-status")).to_have_value("fail")
+    expect(visible).to_have_count(2)
+
+    row = page.locator("details.finding[data-check='integrity.missing_values']")
+    body = row.locator(".fbody")
+    expect(body).to_be_hidden()
+    row.locator("summary").click()
+    expect(row).to_have_attribute("open", "")
+    expect(body).to_be_visible()
+    expect(body).to_contain_text("Fix the export step that drops income.")
+    expect(body).to_contain_text("manifest/train")
+
+    page.select_option("#filter-status", "")
+    page.locator("#expand-all").click()
+    expect(page.locator("details.finding[open]")).to_have_count(10)
+    expect(
+        page.locator("details.finding[data-check='fairness.demographic_parity']")
+    ).to_contain_text("Pilot limited to one region")
+    page.locator("#collapse-all").click()
+    expect(page.locator("details.finding[open]")).to_have_count(0)
+
+    opened.assert_offline_and_clean()
+
+
+@pytest.mark.parametrize("width", [1280, 760])
+def test_report_fits_the_window(browser: Browser, report: Path, width: int) -> None:
+    opened = Opened(browser, report, width=width)
+    overflow = opened.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    opened.assert_offline_and_clean()
+
+
+def test_empty_report_renders(browser: Browser, empty: Stored, tmp_path: Path) -> None:
+    path = tmp_path / "empty.html"
+    path.write_text(empty.render("html"), encoding="utf-8")
+    opened = Opened(browser, path)
+    expect(opened.page.locator("#verdict-word")).to_have_text("PASS")
+    expect(opened.page.locator("#no-match")).to_have_text("This run has no findings.")
+    opened.assert_offline_and_clean()
+
+
+def test_the_harness_catches_an_external_request(browser: Browser, tmp_path: Path) -> None:
+    """Guards the guard: a page that reaches out is caught by the routing above."""
+    path = tmp_path / "leaky.html"
+    path.write_text('<img src="https://example.invalid/pixel.png">', encoding="utf-8")
+    opened = Opened(browser, path)
+    opened.page.wait_for_load_state("load")
+    assert opened.blocked == ["https://example.invalid/pixel.png"]
+    opened.page.close()

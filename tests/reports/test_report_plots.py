@@ -1,0 +1,64 @@
+"""The report's SVG plots: inline-ready, deterministic, and quiet about unusual text."""
+
+from __future__ import annotations
+
+import re
+
+from report_fixtures import build_stored
+
+from assay.checks._registry import Finding, Severity, Status, Threshold
+from assay.reports.plots import THRESHOLD_PLOT_LIMIT, domain_status_svg, threshold_svg
+
+
+def graded(i: int, subject: str = "column") -> Finding:
+    return Finding(
+        "drift.feature",
+        "drift",
+        f"{subject}_{i}",
+        Status.FAIL,
+        Severity.MAJOR,
+        "ml-team",
+        "drifted",
+        metrics={"psi": 0.3 + i / 100},
+        threshold=Threshold("psi", warn=0.1, fail=0.25),
+    )
+
+
+def test_domain_plot_is_an_inline_svg_element() -> None:
+    svg = domain_status_svg(build_stored().run.findings)
+    assert svg is not None
+    assert svg.startswith('<svg class="plot" role="img" aria-label="Findings per domain')
+    assert svg.endswith("</svg>")
+    assert "xmlns" not in svg and "http" not in svg and "<?xml" not in svg
+    assert all(i.startswith("domains-") for i in re.findall(r'\bid="([^"]+)"', svg))
+    assert ">Data integrity<" in svg  # text stays text (svg.fonttype = none)
+
+
+def test_plots_are_deterministic() -> None:
+    findings = build_stored().run.findings
+    assert domain_status_svg(findings) == domain_status_svg(findings)
+    assert threshold_svg(findings) == threshold_svg(findings)
+
+
+def test_no_plot_without_findings() -> None:
+    assert domain_status_svg([]) is None
+    assert threshold_svg([]) == (None, 0)
+
+
+def test_threshold_plot_draws_only_graded_failures_and_warnings() -> None:
+    svg, omitted = threshold_svg(build_stored().run.findings)
+    assert svg is not None and omitted == 0
+    labels = set(re.findall(r">([a-z_.]+\[[^<]*\])<", svg))
+    assert labels == {"integrity.missing_values[income]", "drift.feature[age]"} | {
+        "security.pii[&lt;script&gt;alert('x')&lt;/script&gt;]"
+    }
+
+
+def test_threshold_plot_is_capped() -> None:
+    svg, omitted = threshold_svg([graded(i) for i in range(THRESHOLD_PLOT_LIMIT + 5)])
+    assert svg is not None and omitted == 5
+
+
+def test_text_outside_the_plot_font_raises_no_warning() -> None:
+    svg, _ = threshold_svg([graded(0, subject="中文列")])
+    assert svg is not None and "中文列_0" in svg
