@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,8 +26,17 @@ STATUS_STYLE = {
 }
 _SHOWN = (Status.FAIL, Status.ERROR, Status.WARN, Status.WAIVED)
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+
+def _console(*, stderr: bool) -> Console:
+    """A console; in a log (no terminal, no COLUMNS) wide enough for the findings table."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 
 @contextmanager
@@ -74,7 +84,7 @@ def findings_table(findings: Sequence[Finding], *, everything: bool = False) -> 
     shown = [f for f in findings if everything or f.status in _SHOWN]
     table = Table(title=f"Findings ({len(shown)} of {len(findings)} shown)", title_justify="left")
     for name in ("Domain", "Check", "Subject", "Status", "Severity", "Owner", "Message"):
-        table.add_column(name, overflow="fold", max_width=60 if name == "Message" else None)
+        table.add_column(name, overflow="fold", max_width=70 if name == "Message" else None)
     order = {s: i for i, s in enumerate((*_SHOWN, Status.PASS, Status.SKIPPED))}
     shown.sort(
         key=lambda f: (
