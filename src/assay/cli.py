@@ -17,9 +17,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from assay import _console
+from assay._files import atomic_write
 from assay._version import __version__
 from assay.checks._registry import Severity
-from assay.errors import AssayError, SpecError
+from assay.errors import REPORT_NOT_WRITABLE, SPEC_EXISTS, AssayError, SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,22 +140,18 @@ def _render(result: Any, fmt: str) -> str:
 
 def _write_reports(result: Any, paths: dict[str, Path], quiet: bool) -> None:
     for fmt, path in paths.items():
-        _atomic_write(path, _render(result, fmt))
+        _write_text(path, _render(result, fmt))
         if not quiet:
             _console.out.print(f"wrote {fmt:5} report {path}")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _write_text(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AssayError(
-            f"{path}: cannot write the report ({exc.strerror}). Choose a writable path."
-        ) from None
+        problem = exc.strerror or str(exc)
+        raise AssayError(REPORT_NOT_WRITABLE.format(path=path, problem=problem)) from None
 
 
 def _print_run(run: Any, run_id: str, *, quiet: bool, show_all: bool = False) -> None:
@@ -187,9 +184,7 @@ def init(
     from assay.spec.init import starter_spec, write_starter_spec
 
     if output.exists() and not force:
-        raise SpecError(
-            f"{output}: already exists. Pass --force to replace it, or -o to write elsewhere."
-        )
+        raise SpecError(SPEC_EXISTS.format(path=output))
     columns = [c.strip() for c in sensitive.split(",") if c.strip()] if sensitive else []
     text = starter_spec(data, target=target, sensitive=columns, output=output, name=name)
     write_starter_spec(text, output, force=force)
@@ -403,7 +398,7 @@ def report(
     if output == "-":
         sys.stdout.write(text)
     else:
-        _atomic_write(Path(output), text)
+        _write_text(Path(output), text)
         _console.out.print(f"wrote {output}")
 
 

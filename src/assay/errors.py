@@ -25,6 +25,7 @@ from difflib import get_close_matches
 SPEC_NOT_FOUND = (
     "{path}: no such spec file. Run `assay init --data FILE --target COLUMN` to write one."
 )
+SPEC_EXISTS = "{path}: already exists. Pass --force to replace it, or -o to write elsewhere."
 SPEC_NOT_YAML = "{path}, line {line}: the file is not valid YAML: {problem}. Fix the syntax there."
 SPEC_NOT_MAPPING = "{path}: the spec must be a YAML mapping of keys to values. Got {kind}."
 SPEC_FIELD = "{path}, line {line}: {field} {problem}. Got {value}. {fix}"
@@ -50,6 +51,7 @@ DATA_CONVERSION = (
     "{file}: column {column!r} was read as {type} from the first rows, but a later row holds "
     "{value!r}. Declare the column in the schema with `type: string`, or fix the value."
 )
+REPORT_NOT_WRITABLE = "{path}: cannot write the report ({problem}). Choose a writable path."
 REPO_NOT_WRITABLE = (
     "{path}: cannot write the evidence repository there ({problem}). Choose a writable folder "
     "with --repo or ASSAY_REPO."

@@ -12,6 +12,7 @@ from typing import Any
 from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Threshold, check
 from assay.checks.integrity_common import (
+    absent_column,
     column_subject,
     graded,
     is_missing,
@@ -64,14 +65,7 @@ def value_range(ctx: Context, params: CheckParams) -> list[Finding]:
             subject = column_subject(name, column)
             manifest = ctx.manifest(name)
             if column not in ds.columns:
-                findings.append(
-                    skipped(
-                        params,
-                        subject,
-                        "the column is absent (integrity.schema reports it)",
-                        evidence=(manifest,),
-                    )
-                )
+                findings.append(absent_column(params, subject, manifest))
                 continue
             kind = logical_type(ds.schema.field(column).type)
             if kind not in ("integer", "float", "null"):
@@ -185,14 +179,7 @@ def allowed_values(ctx: Context, params: CheckParams) -> list[Finding]:
             subject = column_subject(name, column)
             manifest = ctx.manifest(name)
             if column not in ds.columns:
-                findings.append(
-                    skipped(
-                        params,
-                        subject,
-                        "the column is absent (integrity.schema reports it)",
-                        evidence=(manifest,),
-                    )
-                )
+                findings.append(absent_column(params, subject, manifest))
                 continue
             findings.append(_allowed_finding(ctx, params, name, column, col.allowed, manifest))
     return findings

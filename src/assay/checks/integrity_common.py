@@ -91,6 +91,14 @@ def skipped(
     )
 
 
+ABSENT_COLUMN = "the column is absent (integrity.schema reports it)"
+
+
+def absent_column(params: CheckParams, subject: str, manifest: str) -> Finding:
+    """The ``skipped`` finding for a declared column the data lacks."""
+    return skipped(params, subject, ABSENT_COLUMN, evidence=(manifest,))
+
+
 def pct(ratio: float) -> str:
     """A share as a percentage that never rounds a non-zero share to ``0.0%``."""
     if ratio == 0:

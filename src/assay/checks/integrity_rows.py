@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.integrity_common import (
+    absent_column,
     column_subject,
     graded,
     is_missing,
@@ -171,14 +172,7 @@ def duplicate_ids(ctx: Context, params: CheckParams) -> list[Finding]:
         for column in keys:
             subject = column_subject(name, column)
             if column not in ds.columns:
-                findings.append(
-                    skipped(
-                        params,
-                        subject,
-                        "the column is absent (integrity.schema reports it)",
-                        evidence=(manifest,),
-                    )
-                )
+                findings.append(absent_column(params, subject, manifest))
                 continue
             findings.append(_ids_finding(ctx, params, name, column, manifest))
     return findings

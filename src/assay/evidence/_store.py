@@ -19,10 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from assay.errors import REPO_NEWER, REPO_NOT_WRITABLE, RepositoryError, VerificationError
-from assay.evidence import _index
-from assay.evidence import _messages as msg
-from assay.evidence._fs import (
+from assay._files import (
     TEMP_PREFIX,
     atomic_write,
     fsync_dir,
@@ -30,6 +27,9 @@ from assay.evidence._fs import (
     nearest_existing,
     probe_writable,
 )
+from assay.errors import REPO_NEWER, REPO_NOT_WRITABLE, RepositoryError, VerificationError
+from assay.evidence import _index
+from assay.evidence import _messages as msg
 from assay.evidence._ledger import (
     HEX64,
     Kind,

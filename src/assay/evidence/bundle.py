@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from assay._files import TEMP_PREFIX, fsync_dir, hash_file
 from assay.errors import REPO_NOT_WRITABLE, RepositoryError, VerificationError
 from assay.evidence import _messages as msg
-from assay.evidence._fs import TEMP_PREFIX, fsync_dir, hash_file
 from assay.evidence._ledger import entry_name, object_name, short
 from assay.run import canonical_json, sha256_hex
 

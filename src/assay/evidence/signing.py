@@ -29,9 +29,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from assay._files import atomic_write
 from assay.errors import KeyFileError
 from assay.evidence import _messages as msg
-from assay.evidence._fs import atomic_write
 from assay.run import canonical_json, sha256_hex
 
 APPROVAL_SCHEMA = "assay.approval/1"

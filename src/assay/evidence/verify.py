@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay._files import TEMP_PREFIX, hash_file
 from assay.errors import VerificationError
 from assay.evidence import _index
 from assay.evidence import _messages as msg
 from assay.evidence._chain import RawEntry, walk
-from assay.evidence._fs import TEMP_PREFIX, hash_file
 from assay.evidence._ledger import ENTRY_NAME, HEX64, entry_name, object_name, short
 from assay.evidence.signing import fingerprints
 from assay.run import sha256_hex

@@ -14,13 +14,12 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from assay._files import atomic_write
 from assay.reports.html import render_html
 from assay.reports.json_report import RESULTS_SCHEMA, render_json
 from assay.reports.junit import render_junit
@@ -80,19 +79,7 @@ def write_report(
     text = render(run, fmt, run_id=run_id, load=load, approvals=approvals)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        tmp.replace(target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    atomic_write(target, text.encode("utf-8"))
     return target
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from assay.errors import InputError, SpecError
+from assay._files import atomic_write
+from assay.errors import SPEC_EXISTS, InputError, SpecError
 from assay.sources.datasets import open_dataset
 from assay.sources.schema import infer_schema
 from assay.sources.sql import SqlEngine
@@ -124,16 +125,11 @@ def starter_spec(
 
 def write_starter_spec(text: str, output: Path, *, force: bool = False) -> None:
     """Write ``text`` to ``output`` atomically; an existing file is kept unless ``force``."""
-    if output.exists() and not force:
-        raise SpecError(
-            f"{output}: already exists. Pass --force to replace it, or -o to write elsewhere."
-        )
-    tmp = output.with_name(f".{output.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        atomic_write(output, text.encode("utf-8"), overwrite=force)
+    except FileExistsError:
+        raise SpecError(SPEC_EXISTS.format(path=output)) from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SpecError(
             f"{output}: cannot write the spec ({exc.strerror}). Choose another path with -o."
         ) from None
