@@ -29,7 +29,8 @@ _SHOWN = (Status.FAIL, Status.ERROR, Status.WARN, Status.WAIVED)
 
 def _console(*, stderr: bool) -> Console:
     """A console; in a log (no terminal, no COLUMNS) wide enough for the findings table."""
-    console = Console(stderr=stderr, highlight=False)
+    # Finding text is data, not markup: a subject like "a[/]b" or ":id:" prints as written.
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160
     return console
@@ -42,7 +43,7 @@ err = _console(stderr=True)
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress callback for the runner that draws a bar on stderr (or nothing)."""
-    if not enabled:
+    if not enabled or not err.is_terminal:
         yield None
         return
     bar = Progress(

@@ -90,7 +90,8 @@ def execute(
     if repository is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)
     stored = repository.store_run(outcome.run, outcome.blobs)
-    return AuditResult(stored.run, stored.id, repository, outcome.blobs)
+    # Reports render what was stored, read back, never the in-memory copy.
+    return AuditResult(repository.load_run(stored.id), stored.id, repository, outcome.blobs)
 
 
 def audit(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.text import Text
 
 from assay import _console
 from assay._files import atomic_write
@@ -58,7 +59,7 @@ def _guarded(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except AssayError as exc:
-            _console.err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _console.err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -79,6 +80,13 @@ def _main(
     """Audit an AI system before launch, and watch it after launch."""
 
 
+def _severity(value: str | None) -> str | None:
+    if value is not None and value not in {s.value for s in Severity}:
+        names = ", ".join(s.value for s in Severity)
+        raise typer.BadParameter(f"{value!r} is not a severity. Use one of {names}.")
+    return value
+
+
 # audit ------------------------------------------------------------------------------------
 
 
@@ -88,9 +96,12 @@ def audit(
     spec: Annotated[Path, typer.Argument(help="The spec file.")] = Path("assay.yaml"),
     repo: RepoOption = Path(DEFAULT_REPO),
     fail_on: Annotated[
-        Severity | None,
+        str | None,
         typer.Option(
-            "--fail-on", help="Fail the gate on a failed finding at or above this severity."
+            "--fail-on",
+            callback=_severity,
+            help="Fail the gate on a failed finding at or above this severity: "
+            "blocker, major, minor or info.",
         ),
     ] = None,
     baseline: Annotated[
@@ -273,15 +284,11 @@ def runs_diff(
         _console.out.print("no differences in findings")
         return
     for change in diff.changed:
-        _console.out.print(f"[yellow]changed[/] {change.describe()}", markup=True)
-    for f in diff.new:
-        _console.out.print(
-            f"[green]new[/]     {f.check_id} [{f.subject}] {f.status.value}", markup=True
-        )
-    for f in diff.gone:
-        _console.out.print(
-            f"[red]gone[/]    {f.check_id} [{f.subject}] {f.status.value}", markup=True
-        )
+        _console.out.print(Text.assemble(("changed ", "yellow"), change.describe()))
+    for label, style, findings in (("new     ", "green", diff.new), ("gone    ", "red", diff.gone)):
+        for f in findings:
+            line = f"{f.check_id} [{f.subject}] {f.status.value}"
+            _console.out.print(Text.assemble((label, style), line))
 
 
 # verify, approve, keygen, export, report ---------------------------------------------------
@@ -301,11 +308,11 @@ def verify(
     report = verify_bundle(bundle) if bundle is not None else _open_repo(repo).verify()
     target = bundle or repo
     if report.ok:
-        _console.out.print(f"[green]verified[/] {target}: {report.summary()}", markup=True)
+        _console.out.print(Text.assemble(("verified", "green"), f" {target}: {report.summary()}"))
         return
-    _console.err.print(f"[bold red]verification failed[/] for {target}:", markup=True)
+    _console.err.print(Text.assemble(("verification failed", "bold red"), f" for {target}:"))
     for problem in report.problems:
-        _console.err.print(f"  {problem}", markup=False)
+        _console.err.print(f"  {problem}")
     raise typer.Exit(1)
 
 
@@ -433,9 +440,10 @@ def demo(
     _write_reports(result, paths, quiet)
     _print_run(result.run, result.run_id, quiet=quiet)
     if not quiet:
+        where = "" if repo == Path(DEFAULT_REPO) else f" --repo {repo}"
         _console.out.print(
-            f"stored in {repo}/ — next: `assay runs list`, `assay verify`, "
-            f"`assay audit {spec_path}` (the gate: exit 0 or 1)"
+            f"stored in {repo}/ — next: `assay runs list{where}`, `assay verify{where}`, "
+            f"`assay audit {spec_path}{where}` (the gate: exit 0 or 1)"
         )
 
 

@@ -135,7 +135,7 @@ def open_inputs(spec: Spec) -> dict[str, Dataset]:
                 raise InputError(
                     COLUMN_MISSING.format(
                         path=spec.source or "spec",
-                        line=spec.line_of("datasets", name, *key.split(".")) or 1,
+                        line=spec.line_of("datasets", name, *_path(key)) or 1,
                         field=f"datasets.{name}.{key}",
                         column=column,
                         dataset=name,
@@ -160,6 +160,11 @@ def open_inputs(spec: Spec) -> dict[str, Dataset]:
             "Fix the path or save the model there."
         )
     return datasets
+
+
+def _path(dotted: str) -> list[str | int]:
+    """``sensitive.0.column`` → ``["sensitive", 0, "column"]`` (list positions are ints)."""
+    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
 
 
 def run_audit(

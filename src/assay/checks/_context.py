@@ -55,12 +55,20 @@ class Context:
             declared = self.datasets[name].spec.schema_
             if isinstance(declared, InferredSchema):
                 source = declared.infer
-                self._schemas[name] = infer_schema(
-                    self.datasets[source], self.sql, self.stats(source)
-                )
+                inferred = infer_schema(self.datasets[source], self.sql, self.stats(source))
+                self._schemas[name] = _without_value_bounds(inferred, self._keys(source, name))
             else:
                 self._schemas[name] = declared
         return self._schemas[name]
+
+    def _keys(self, *names: str) -> set[str]:
+        """Id and timestamp columns of these datasets: their values move on by design."""
+        return {
+            column
+            for n in names
+            for column in (self.datasets[n].spec.id, self.datasets[n].spec.timestamp)
+            if column is not None
+        }
 
     def feature_columns(self, name: str) -> list[str]:
         """Columns that are model inputs: all but target, prediction, score, id and timestamp."""
@@ -109,3 +117,19 @@ class Context:
         digest = hashlib.sha256(raw).hexdigest()
         self.artefacts[digest] = (Artefact(name, digest, media, len(raw)), raw)
         return f"sha256:{digest}"
+
+
+def _without_value_bounds(schema: DatasetSchema, columns: set[str]) -> DatasetSchema:
+    """``schema`` with no min, max or allowed values pinned on ``columns``.
+
+    An inferred schema pins the ranges the source data had; for ids and timestamps those
+    ranges describe the past, and newer data is meant to leave them.
+    """
+    changed = {
+        c: col.model_copy(update={"min": None, "max": None, "allowed": None})
+        for c, col in schema.columns.items()
+        if c in columns
+    }
+    if not changed:
+        return schema
+    return schema.model_copy(update={"columns": {**schema.columns, **changed}})

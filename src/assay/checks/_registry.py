@@ -122,6 +122,12 @@ class Finding:
     evidence: tuple[str, ...] = ()
     waiver: Waiver | None = None
 
+    def __post_init__(self) -> None:
+        # Stored runs are canonical JSON (sorted keys); sorting here makes a finding in memory
+        # and the same finding read back from the repository identical, reports included.
+        object.__setattr__(self, "metrics", dict(sorted(self.metrics.items())))
+        object.__setattr__(self, "undefined", dict(sorted(self.undefined.items())))
+
     @property
     def key(self) -> tuple[str, str]:
         """What identifies a finding across runs: check id and subject."""

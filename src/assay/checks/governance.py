@@ -24,6 +24,9 @@ def baseline_regression(ctx: Context, params: CheckParams) -> list[Finding]:
 
     A metric regresses when it moved against its threshold's direction by more than the
     check's ``tolerance`` (``checks.<id>.tolerance``, else ``policy.baseline_tolerance``).
+    A warn, fail or error finding with no counterpart in the baseline, of a check the baseline
+    ran, is a regression too: missing values that appear in a column that had none give a
+    new ``train:age`` finding where the baseline had a clean ``train`` one.
     """
     baseline = ctx.baseline
     assert baseline is not None  # planned only with a baseline
@@ -67,6 +70,7 @@ def baseline_regression(ctx: Context, params: CheckParams) -> list[Finding]:
                     evidence=reg.new.evidence,
                 )
             )
+    found += _new_failures(ctx, params, label)
     if not found:
         found.append(
             params.finding(
@@ -78,3 +82,31 @@ def baseline_regression(ctx: Context, params: CheckParams) -> list[Finding]:
             )
         )
     return found
+
+
+_BAD = (Status.WARN, Status.FAIL, Status.ERROR)
+
+
+def _new_failures(ctx: Context, params: CheckParams, label: str) -> list[Finding]:
+    baseline = ctx.baseline
+    assert baseline is not None
+    before = {f.key for f in baseline.findings}
+    ran = {
+        f.check_id
+        for f in baseline.findings
+        if not (f.status is Status.SKIPPED and f.subject == "*")
+    }
+    return [
+        params.finding(
+            f"{f.check_id} [{f.subject}] new",
+            status=Status.FAIL,
+            message=f"{f.check_id} [{f.subject}] is a new {f.status.value} finding: the baseline "
+            f"run of {label} ran the check and had no such finding.",
+            evidence=f.evidence,
+        )
+        for f in ctx.findings
+        if f.status in _BAD
+        and f.key not in before
+        and f.check_id in ran
+        and f.check_id != params.info.id
+    ]
