@@ -7,35 +7,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from typer.testing import CliRunner, Result
 
-from _support import write_spec
 from assay import _console
 from assay.cli import app
 
 ENV = {"COLUMNS": "200"}
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "results-schema.json"
-
-PROJECT_SPEC = """
-version: 1
-system:
-  name: tiny
-  version: "1.0"
-owners:
-  default: team@example.org
-datasets:
-  train:
-    path: train.parquet
-    target: label
-    id: id
-  test:
-    path: test.csv
-    target: label
-    id: id
-    schema: {infer: train}
-"""
 
 
 def invoke(*args: object, env: dict[str, str] | None = None) -> Result:
@@ -91,25 +69,6 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return number
     raise AssertionError(f"{needle!r} is not in the text")
-
-
-def write_project(folder: Path) -> Path:
-    """The files of the ``project`` fixture (conftest.py) in ``folder``; returns the spec."""
-    folder.mkdir(parents=True, exist_ok=True)
-    train = pa.table(
-        {
-            "id": list(range(40)),
-            "age": [20 + i % 30 for i in range(40)],
-            "city": ["a", "b", "c", "d"] * 10,
-            "label": [i % 2 for i in range(40)],
-        }
-    )
-    pq.write_table(train, folder / "train.parquet")
-    rows = ["id,age,city,label"] + [
-        f"{100 + i},{25 + i % 20},{'abcd'[i % 4]},{(i // 2) % 2}" for i in range(20)
-    ]
-    (folder / "test.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return write_spec(folder, PROJECT_SPEC)
 
 
 def add_to_spec(spec: Path, body: str) -> str:

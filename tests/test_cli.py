@@ -29,9 +29,8 @@ from _cli_support import (
     invoke,
     results_schema,
     snapshot,
-    write_project,
 )
-from _support import write_spec
+from _support import write_project, write_spec
 from assay._version import __version__
 from assay.errors import RUN_NOT_FOUND, SPEC_EXISTS
 from assay.evidence import Repository

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from _cli_support import add_to_spec, error_of, flat, invoke, line_of, snapshot, write_project
+from _cli_support import add_to_spec, error_of, flat, invoke, line_of, snapshot
+from _support import write_project
 from assay.checks._registry import REGISTRY
 from assay.errors import (
     COLUMN_MISSING,

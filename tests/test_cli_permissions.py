@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from _cli_support import error_of, flat, invoke, snapshot, write_project
+from _cli_support import error_of, flat, invoke, snapshot
+from _support import write_project
 from assay.errors import REPO_NOT_WRITABLE
 
 # -- a path that cannot be a folder ---------------------------------------------------------
