@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assay.checks._registry import Finding, Severity, Status
@@ -161,6 +161,4 @@ class Run:
         return cls.from_json(json.loads(raw))
 
     def with_previous(self, previous: str | None) -> Run:
-        from dataclasses import replace
-
         return replace(self, previous=previous)
