@@ -26,7 +26,6 @@ from assay.checks._registry import DOMAINS, REGISTRY, CheckInfo, Finding, Severi
 from assay.policy import params_for
 from assay.run import Run, compute_verdict
 from assay.sources import file_sha256, open_dataset
-from assay.sources.sql import SqlEngine
 from assay.spec.loader import spec_from_mapping
 from assay.spec.models import Spec
 
@@ -180,14 +179,13 @@ def applicable(info: CheckInfo) -> bool:
 def run(info: CheckInfo, spec: Spec, baseline: Run | None = None) -> list[Finding]:
     """Run check ``info`` as the runner would: after-checks see the other checks' findings."""
     datasets = {name: open_dataset(spec, name) for name in spec.datasets}
-    with SqlEngine() as sql:
-        ctx = Context(spec, datasets, sql)
-        ctx.baseline = baseline
-        if info.after_checks:
-            for other in sorted(REGISTRY.values(), key=lambda i: i.id):
-                if applicable(other) and not other.after_checks:
-                    ctx.findings.extend(other.function(ctx, params_for(other, spec)))
-        return info.function(ctx, params_for(info, spec))
+    ctx = Context(spec, datasets)
+    ctx.baseline = baseline
+    if info.after_checks:
+        for other in sorted(REGISTRY.values(), key=lambda i: i.id):
+            if applicable(other) and not other.after_checks:
+                ctx.findings.extend(other.function(ctx, params_for(other, spec)))
+    return info.function(ctx, params_for(info, spec))
 
 
 def baseline_run(root: Path) -> Run:

@@ -34,9 +34,10 @@ from assay.checks._registry import (
 )
 from assay.errors import COLUMN_MISSING, InputError
 from assay.policy import apply_waivers, params_for, validate_overrides
+from assay.profiles.engine import Executor, ScanOptions
+from assay.profiles.table import TableProfile
 from assay.run import Run, compute_verdict
 from assay.sources.datasets import Dataset, open_dataset
-from assay.sources.sql import SqlEngine
 from assay.spec.models import DatasetSchema, Spec
 
 Progress = Callable[[str, int, int], None]
@@ -48,7 +49,7 @@ _SECRET_KEY = re.compile(
 REDACTED = "***redacted***"
 load_builtin()
 
-_PACKAGES = ("pyarrow", "duckdb", "numpy", "scipy", "scikit-learn", "pydantic")
+_PACKAGES = ("pyarrow", "polars", "datasketches", "numpy", "scipy", "scikit-learn", "pydantic")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("documents")
     if any(d.sensitive for d in ds.values()):
         caps.add("sensitive")
+    roles = {spec.role_of(n) for n in ds}
+    if roles & {"reference", "train"} and "current" in roles:
+        caps.add("reference_current")
     if baseline:
         caps.add("baseline")
     return caps
@@ -126,23 +130,15 @@ def plan(spec: Spec, *, baseline: bool = False) -> list[Planned]:
 
 
 def open_inputs(spec: Spec) -> dict[str, Dataset]:
-    """Open every dataset and check every column the spec names is there (else InputError)."""
-    datasets = {name: open_dataset(spec, name) for name in spec.datasets}
+    """Open every dataset and check every column the spec names is there (else InputError).
+
+    Datasets given as stored profiles are loaded by :func:`open_profiles` instead.
+    """
+    datasets = {
+        name: open_dataset(spec, name) for name, ds in spec.datasets.items() if not ds.profile_only
+    }
     for name, ds in datasets.items():
-        named = ds.spec.named_columns()
-        for key, column in named.items():
-            if column not in ds.columns:
-                raise InputError(
-                    COLUMN_MISSING.format(
-                        path=spec.source or "spec",
-                        line=spec.line_of("datasets", name, *_path(key)) or 1,
-                        field=f"datasets.{name}.{key}",
-                        column=column,
-                        dataset=name,
-                        file=ds.label,
-                        existing=", ".join(ds.columns),
-                    )
-                )
+        _check_named_columns(spec, name, ds.columns, ds.label)
     if spec.documents is not None and not spec.resolve(spec.documents).is_dir():
         raise InputError(
             f"{spec.where('documents')}: documents folder {spec.resolve(spec.documents)} "
@@ -162,6 +158,39 @@ def open_inputs(spec: Spec) -> dict[str, Dataset]:
     return datasets
 
 
+def open_profiles(spec: Spec) -> dict[str, TableProfile]:
+    """Load every dataset given as a stored profile (``profile:``), checking its columns."""
+    profiles = {}
+    for name, ds in spec.datasets.items():
+        if ds.profile_only:
+            assert ds.profile is not None
+            path = spec.resolve(ds.profile)
+            if not path.exists():
+                raise InputError(
+                    f"{spec.where('datasets', name, 'profile')}: profile {path} does not exist. "
+                    "Write one with `assay profile DATA -o FILE`, or fix the path."
+                )
+            profiles[name] = TableProfile.load(path)
+            _check_named_columns(spec, name, list(profiles[name].columns), str(path))
+    return profiles
+
+
+def _check_named_columns(spec: Spec, name: str, columns: list[str], label: str) -> None:
+    for key, column in spec.datasets[name].named_columns().items():
+        if column not in columns:
+            raise InputError(
+                COLUMN_MISSING.format(
+                    path=spec.source or "spec",
+                    line=spec.line_of("datasets", name, *_path(key)) or 1,
+                    field=f"datasets.{name}.{key}",
+                    column=column,
+                    dataset=name,
+                    file=label,
+                    existing=", ".join(columns),
+                )
+            )
+
+
 def _path(dotted: str) -> list[str | int]:
     """``sensitive.0.column`` → ``["sensitive", 0, "column"]`` (list positions are ints)."""
     return [int(p) if p.isdigit() else p for p in dotted.split(".")]
@@ -176,6 +205,9 @@ def run_audit(
     baseline_id: str | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    scan_options: ScanOptions | None = None,
+    profiles: Mapping[str, TableProfile] | None = None,
+    executor: Executor | None = None,
 ) -> AuditOutcome:
     """Audit ``spec`` and return the run with its artefacts (not yet stored)."""
     now = now or datetime.now(UTC)
@@ -185,24 +217,30 @@ def run_audit(
     findings: list[Finding] = []
     # Checks that read other checks' findings (after_checks) run last.
     to_run = sorted((p for p in planned if p.skip is None), key=lambda p: p.info.after_checks)
-    with SqlEngine() as sql:
-        ctx = Context(spec, datasets, sql)
-        ctx.baseline = baseline
-        ctx.findings = findings
-        for done, item in enumerate(to_run):
-            if progress:
-                progress(item.info.id, done, len(to_run))
-            findings.extend(_run_one(item.info, spec, ctx))
+    if profiles is None:
+        profiles = open_profiles(spec)
+    sample = max((p.info.sample_rows for p in to_run), default=0)
+    options = scan_options or ScanOptions(seed=spec.seed, sample_size=sample)
+    ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
+    ctx.baseline = baseline
+    ctx.findings = findings
+    if progress:
+        progress("profiling the datasets", 0, len(to_run))
+    _ = ctx.scans  # one pass over every dataset, before any check; unreadable data is exit 2
+    for done, item in enumerate(to_run):
         if progress:
-            progress("done", len(to_run), len(to_run))
-        for item in planned:
-            if item.skip is not None:
-                findings.append(_skipped(item.info, spec, item.skip))
-        findings = apply_waivers(findings, spec, now.date())
-        findings.sort(key=lambda f: (DOMAINS.index(f.domain), f.check_id, f.subject))
-        spec_bytes, spec_media = _stored_spec(spec)
-        spec_ref = ctx.add_artefact("spec/assay.yaml", spec_bytes, spec_media)
-        artefacts = ctx.artefacts
+            progress(item.info.id, done, len(to_run))
+        findings.extend(_run_one(item.info, spec, ctx))
+    if progress:
+        progress("done", len(to_run), len(to_run))
+    for item in planned:
+        if item.skip is not None:
+            findings.append(_skipped(item.info, spec, item.skip))
+    findings = apply_waivers(findings, spec, now.date())
+    findings.sort(key=lambda f: (DOMAINS.index(f.domain), f.check_id, f.subject))
+    spec_bytes, spec_media = _stored_spec(spec)
+    spec_ref = ctx.add_artefact("spec/assay.yaml", spec_bytes, spec_media)
+    artefacts = ctx.artefacts
     verdict = compute_verdict(findings, fail_on or spec.policy.fail_on)
     run = Run(
         created=now.isoformat(timespec="seconds"),

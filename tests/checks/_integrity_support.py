@@ -16,7 +16,6 @@ from assay.checks._context import Context
 from assay.checks._registry import REGISTRY, Finding
 from assay.policy import params_for
 from assay.sources import open_dataset
-from assay.sources.sql import SqlEngine
 from assay.spec.loader import spec_from_mapping
 
 
@@ -73,9 +72,8 @@ def run_check_in(base_dir: Path) -> RunCheck:
         )
         opened = {name: open_dataset(spec, name) for name in spec.datasets}
         info = REGISTRY[check_id]
-        with SqlEngine() as sql:
-            ctx = Context(spec, opened, sql)
-            findings = info.function(ctx, params_for(info, spec))
+        ctx = Context(spec, opened)
+        findings = info.function(ctx, params_for(info, spec))
         artefacts = {
             f"sha256:{digest}": (artefact.name, json.loads(raw))
             for digest, (artefact, raw) in ctx.artefacts.items()

@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+import pyarrow as pa
+
 from assay.checks._registry import Finding
+from assay.profiles.engine import ScanOptions, ScanResult, scan
+from assay.profiles.facts import ColumnStats, TableFacts
+from assay.profiles.infer import infer_schema
+from assay.profiles.table import TableProfile
 from assay.run import Artefact, Run, canonical_json
 from assay.sources.datasets import Dataset, schema_fingerprint
-from assay.sources.schema import infer_schema
-from assay.sources.sql import ColumnStats, SqlEngine
 from assay.spec.models import DatasetSchema, InferredSchema, Spec
 
 MANIFEST_SCHEMA = "assay.manifest/1"
@@ -27,10 +31,21 @@ MANIFEST_SCHEMA = "assay.manifest/1"
 class Context:
     """Shared, lazily computed facts about one audit's inputs."""
 
-    def __init__(self, spec: Spec, datasets: Mapping[str, Dataset], sql: SqlEngine) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        datasets: Mapping[str, Dataset],
+        *,
+        options: ScanOptions | None = None,
+        executor: Any = None,
+        stored: Mapping[str, TableProfile] | None = None,
+    ) -> None:
         self.spec = spec
         self.datasets = dict(datasets)
-        self.sql = sql
+        self.stored = dict(stored or {})
+        """Datasets given as stored profiles (``profile:``): no rows, only profiles."""
+        self.options = options or ScanOptions(seed=spec.seed)
+        self._executor = executor
         self._stats: dict[str, dict[str, ColumnStats]] = {}
         self._schemas: dict[str, DatasetSchema | None] = {}
         self._manifests: dict[str, str] = {}
@@ -43,10 +58,34 @@ class Context:
     def dataset(self, name: str) -> Dataset:
         return self.datasets[name]
 
+    @cached_property
+    def scans(self) -> dict[str, ScanResult]:
+        """One profile pass over every dataset, the first time any fact is asked for."""
+        return scan(self.datasets, self.options, executor=self._executor)
+
+    @cached_property
+    def facts(self) -> TableFacts:
+        """Exact facts for the checks: values, duplicates, overlaps, conflicts."""
+        return TableFacts(self.datasets, self.scans)
+
+    def profile(self, name: str) -> TableProfile:
+        """The column profiles of dataset ``name`` (scanned, or loaded from ``profile:``)."""
+        if name in self.stored:
+            return self.stored[name]
+        return self.scans[name].profile
+
+    def has_rows(self, name: str) -> bool:
+        """Whether dataset ``name`` has rows to read (not only a stored profile)."""
+        return name in self.datasets
+
+    def sample(self, name: str) -> pa.Table | None:
+        """A seeded sample of dataset ``name``'s rows (``options.sample_size`` of them)."""
+        return self.scans[name].sample if name in self.datasets else None
+
     def stats(self, name: str) -> dict[str, ColumnStats]:
-        """Exact per-column statistics of dataset ``name`` (one scan, then cached)."""
+        """Exact per-column statistics of dataset ``name`` (from its profile)."""
         if name not in self._stats:
-            self._stats[name] = self.sql.column_stats(self.datasets[name])
+            self._stats[name] = self.facts.column_stats(self.datasets[name])
         return self._stats[name]
 
     def schema(self, name: str) -> DatasetSchema | None:
@@ -55,7 +94,7 @@ class Context:
             declared = self.datasets[name].spec.schema_
             if isinstance(declared, InferredSchema):
                 source = declared.infer
-                inferred = infer_schema(self.datasets[source], self.sql, self.stats(source))
+                inferred = infer_schema(self.datasets[source], self.facts)
                 self._schemas[name] = _without_value_bounds(inferred, self._keys(source, name))
             else:
                 self._schemas[name] = declared

@@ -195,6 +195,7 @@ class CheckInfo:
     options: type[BaseModel] | None
     min_rows: int
     after_checks: bool = False
+    sample_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ CAPABILITIES = {
     "model": "a `model:` reference",
     "documents": "a `documents:` folder",
     "sensitive": "`sensitive:` columns on a dataset",
+    "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
 }
 """What a check may require, and the spec entry that provides it."""
@@ -329,11 +331,13 @@ def check(
     options: type[BaseModel] | None = None,
     min_rows: int = 1,
     after_checks: bool = False,
+    sample_rows: int = 0,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under ``check_id`` (``domain.name``).
 
-    ``after_checks=True`` runs the check after all others, with their findings in
-    ``ctx.findings`` (the baseline comparison works this way).
+    ``sample_rows=N`` asks the profile pass for a seeded sample of N rows per dataset
+    (``ctx.sample(name)``). ``after_checks=True`` runs the check after all others, with
+    their findings in ``ctx.findings`` (the baseline comparison works this way).
 
     Example::
 
@@ -366,6 +370,7 @@ def check(
             options=options,
             min_rows=min_rows,
             after_checks=after_checks,
+            sample_rows=sample_rows,
         )
         return function
 

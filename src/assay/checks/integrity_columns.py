@@ -91,13 +91,13 @@ def _range_finding(
     below, low_examples = 0, list[Any]()
     above, high_examples = 0, list[Any]()
     if kind != "null" and col.min is not None:
-        below, low_examples = ctx.sql.out_of_range(ds, column, col.min, None)
+        below, low_examples = ctx.facts.out_of_range(ds, column, col.min, None)
     if kind != "null" and col.max is not None:
-        above, high_examples = ctx.sql.out_of_range(ds, column, None, col.max)
+        above, high_examples = ctx.facts.out_of_range(ds, column, None, col.max)
         if st.nans:
             # SQL orders NaN above every number, so "x > max" may count NaNs: take out
             # whatever lies above +inf (only NaN can), which is 0 if the engine skips NaN.
-            above -= ctx.sql.out_of_range(ds, column, None, math.inf)[0]
+            above -= ctx.facts.out_of_range(ds, column, None, math.inf)[0]
     count = below + above
     metrics: dict[str, Any] = {
         "out_of_range_count": count,
@@ -195,7 +195,7 @@ def _allowed_finding(
     texts = [_allowed_text(kind, v) for v in allowed]
     if st.nans:
         texts.append("nan")  # NaN is missing, not an unexpected category
-    count, top = ctx.sql.unexpected_values(ds, column, texts)
+    count, top = ctx.facts.unexpected_values(ds, column, texts)
     top = [(v, n) for v, n in top if not is_missing(v)]
     ratio = count / st.present if st.present else None
     metrics = {"unexpected_count": count, "unexpected_ratio": ratio}

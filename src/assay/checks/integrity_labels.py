@@ -62,7 +62,7 @@ def class_balance(ctx: Context, params: CheckParams) -> list[Finding]:
             findings.append(skipped(params, subject, reason, evidence=(manifest,)))
             continue
         counts = [
-            (v, n) for v, n in ctx.sql.value_counts(ds, target, limit=1_000) if not is_missing(v)
+            (v, n) for v, n in ctx.facts.value_counts(ds, target, limit=1_000) if not is_missing(v)
         ]
         labelled = sum(n for _, n in counts)
         if labelled < max(params.min_rows, 1):
@@ -179,7 +179,7 @@ def label_conflicts(ctx: Context, params: CheckParams) -> list[Finding]:
         if ds.rows < params.min_rows:
             findings.append(params.insufficient(name, ds.rows, evidence=(manifest,)))
             continue
-        facts = ctx.sql.conflicts(ds, features, target)
+        facts = ctx.facts.conflicts(ds, features, target)
         ratio = facts.rows_in_groups / facts.rows
         metrics = {
             "conflicting_row_ratio": ratio,

@@ -26,7 +26,7 @@ from assay.checks.integrity_common import (
     show,
     skipped,
 )
-from assay.sources.sql import GroupFacts
+from assay.profiles.rows import GroupFacts
 
 DUPLICATES_NONE = "{name}: no row repeats another on {columns}."
 DUPLICATES_FOUND = (
@@ -95,7 +95,7 @@ def duplicate_rows(ctx: Context, params: CheckParams) -> list[Finding]:
             columns = chosen
         else:
             columns = [c for c in ds.columns if c != ds.spec.id] or ds.columns
-        facts = ctx.sql.duplicates(ds, columns)
+        facts = ctx.facts.duplicates(ds, columns)
         ratio = facts.extra_rows / facts.rows
         metrics = {
             "duplicate_row_count": facts.extra_rows,
@@ -184,7 +184,7 @@ def _ids_finding(
     ds = ctx.dataset(name)
     st = ctx.stats(name)[column]
     subject = column_subject(name, column)
-    facts = ctx.sql.duplicates(ds, [column], show_values=True)
+    facts = ctx.facts.duplicates(ds, [column], show_values=True)
     extra, groups = facts.extra_rows, facts.groups
     for k in (st.nulls, st.nans):  # missing values form a group of their own: not repeats
         if k > 1:
@@ -286,7 +286,7 @@ def _overlap_finding(
 ) -> Finding:
     ds, train = ctx.dataset(name), ctx.dataset("train")
     subject = pair_subject(name, "train")
-    count = ctx.sql.overlap(train, ds, columns)
+    count = ctx.facts.overlap(train, ds, columns)
     metrics: dict[str, Any] = {
         "overlap_count": count,
         "overlap_ratio": count / ds.rows,
@@ -295,7 +295,7 @@ def _overlap_finding(
     undefined = {}
     key = ds.spec.id
     if key and key == train.spec.id:
-        shared = ctx.sql.overlap(train, ds, [key])
+        shared = ctx.facts.overlap(train, ds, [key])
         # A missing id matches a missing id in the join; that is not a shared id.
         in_train, in_test = ctx.stats("train")[key], ctx.stats(name)[key]
         if in_train.nulls:

@@ -296,3 +296,107 @@ def _raise_not_utf8(path: Path) -> None:
                 bad = line[max(0, err.start - 10) : err.end + 10]
                 raise InputError(DATA_NOT_UTF8.format(file=path, line=number, text=bad)) from None
     raise InputError(DATA_NOT_UTF8.format(file=path, line="?", text=b""))
+
+
+# Readers for the profile pass ----------------------------------------------------------------
+#
+# A reader is a small picklable callable ``reader(columns, parts) -> Iterator[RecordBatch]``
+# that a worker process (or a Dask worker) calls to stream one slice of a dataset. ``parts``
+# are Parquet row groups or Arrow IPC record batches; ``None`` means the whole dataset.
+
+SLICE_ROWS = 131_072
+"""Consecutive row groups (or IPC batches) are joined into slices of at least this many rows."""
+
+
+@dataclass(frozen=True)
+class ParquetReader:
+    path: str
+
+    def __call__(
+        self, columns: Sequence[str], parts: Sequence[int] | None
+    ) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.path) as pf:
+            groups = list(parts) if parts is not None else None
+            yield from pf.iter_batches(
+                batch_size=BATCH_SIZE, row_groups=groups, columns=list(columns)
+            )
+
+
+@dataclass(frozen=True)
+class IpcReader:
+    path: str
+
+    def __call__(
+        self, columns: Sequence[str], parts: Sequence[int] | None
+    ) -> Iterator[pa.RecordBatch]:
+        with pa.memory_map(self.path) as source:
+            reader = pa.ipc.open_file(source)
+            indices = parts if parts is not None else range(reader.num_record_batches)
+            for i in indices:
+                yield reader.get_batch(i).select(list(columns))
+
+
+@dataclass(frozen=True)
+class DatasetReader:
+    """Any dataset pyarrow can scan (CSV with the spec's options, an in-memory table)."""
+
+    arrow: pads.Dataset
+
+    def __call__(
+        self, columns: Sequence[str], parts: Sequence[int] | None
+    ) -> Iterator[pa.RecordBatch]:
+        yield from self.arrow.to_batches(columns=list(columns), batch_size=BATCH_SIZE)
+
+
+@dataclass(frozen=True)
+class CsvReader:
+    """A CSV file, re-opened with the dataset's options in whichever process reads it."""
+
+    path: str
+    spec: DatasetSpec
+    name: str
+
+    def __call__(
+        self, columns: Sequence[str], parts: Sequence[int] | None
+    ) -> Iterator[pa.RecordBatch]:
+        arrow = _open_file(Path(self.path), "csv", self.spec, self.name)
+        yield from arrow.to_batches(columns=list(columns), batch_size=BATCH_SIZE)
+
+
+def reader_for(ds: Dataset) -> ParquetReader | IpcReader | CsvReader | DatasetReader:
+    """The reader the profile pass uses for ``ds``."""
+    if ds.path is None:
+        return DatasetReader(ds.arrow)
+    if ds.format == "parquet":
+        return ParquetReader(str(ds.path))
+    if ds.format == "arrow":
+        return IpcReader(str(ds.path))
+    return CsvReader(str(ds.path), ds.spec, ds.name)
+
+
+def row_slices(ds: Dataset) -> list[tuple[tuple[int, ...] | None, int, int]]:
+    """``(parts, first row, rows)`` of each slice the profile pass may read on its own."""
+    sizes: list[int] = []
+    if ds.path is not None and ds.format == "parquet":
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_metadata(ds.path)
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    elif ds.path is not None and ds.format == "arrow":
+        with pa.memory_map(str(ds.path)) as source:
+            reader = pa.ipc.open_file(source)
+            sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+    if not sizes:
+        return [(None, 0, ds.rows)]
+    slices: list[tuple[tuple[int, ...] | None, int, int]] = []
+    parts: list[int] = []
+    first = offset = 0
+    for i, size in enumerate(sizes):
+        parts.append(i)
+        offset += size
+        if offset - first >= SLICE_ROWS or i == len(sizes) - 1:
+            slices.append((tuple(parts), first, offset - first))
+            parts, first = [], offset
+    return slices

@@ -7,19 +7,7 @@ schema written by hand or pinned by ``assay init`` does not depend on Arrow's ph
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
-
-from assay.sources.datasets import Dataset
-from assay.sources.sql import ColumnStats, SqlEngine
-from assay.spec.models import ColumnSchema, DatasetSchema
-
-MAX_ALLOWED_VALUES = 20
-"""Columns with at most this many distinct text or boolean values get an ``allowed:`` list."""
-
-MIN_ROWS_FOR_UNIQUE = 100
-"""A column is pinned as ``unique`` only when it has at least this many rows, all distinct."""
 
 
 def logical_type(dtype: pa.DataType) -> str:
@@ -54,40 +42,3 @@ def type_matches(declared: str, actual: str) -> bool:
     (Arrow's null type, e.g. an all-empty CSV column) satisfies any declared type.
     """
     return declared == actual or (declared == "float" and actual == "integer") or actual == "null"
-
-
-def infer_schema(
-    ds: Dataset, sql: SqlEngine, stats: dict[str, ColumnStats] | None = None
-) -> DatasetSchema:
-    """A schema ``ds`` satisfies as it is: types, nulls, ranges, allowed values, uniqueness."""
-    stats = stats or sql.column_stats(ds)
-    columns: dict[str, ColumnSchema] = {}
-    for field in ds.schema:
-        kind = logical_type(field.type)
-        if kind in ("other", "null"):
-            continue
-        st = stats[field.name]
-        spec: dict[str, Any] = {"type": kind, "nullable": st.missing > 0}
-        if kind in ("integer", "float") and st.min is not None:
-            spec["min"], spec["max"] = float(st.min), float(st.max)
-        if (
-            kind in ("string", "boolean")
-            and st.distinct is not None
-            and st.distinct <= MAX_ALLOWED_VALUES
-            and st.distinct < max(st.present, 1)
-        ):
-            values = [
-                v
-                for v, _ in sql.value_counts(ds, field.name, limit=MAX_ALLOWED_VALUES + 1)
-                if v is not None
-            ]
-            spec["allowed"] = sorted(values, key=str)
-        if (
-            kind in ("integer", "string")
-            and st.rows >= MIN_ROWS_FOR_UNIQUE
-            and st.missing == 0
-            and st.distinct == st.rows
-        ):
-            spec["unique"] = True
-        columns[field.name] = ColumnSchema.model_validate(spec)
-    return DatasetSchema(columns=columns)

@@ -11,9 +11,10 @@ import yaml
 
 from assay._files import atomic_write
 from assay.errors import SPEC_EXISTS, InputError, SpecError
+from assay.profiles.engine import ScanOptions, scan
+from assay.profiles.facts import TableFacts
+from assay.profiles.infer import infer_schema
 from assay.sources.datasets import open_dataset
-from assay.sources.schema import infer_schema
-from assay.sources.sql import SqlEngine
 from assay.spec.loader import parse_spec, spec_from_mapping
 from assay.spec.models import ColumnSchema
 
@@ -98,8 +99,9 @@ def starter_spec(
                 f"{data}: {option} names column {column!r}, which the file lacks. "
                 f"Columns that exist: {', '.join(ds.columns)}."
             )
-    with SqlEngine() as sql:
-        schema = infer_schema(ds, sql)
+    schema = infer_schema(
+        ds, TableFacts({"train": ds}, scan({"train": ds}, ScanOptions(row_hashes=False)))
+    )
     roles = []
     if target:
         roles.append(f"    target: {_scalar(target)}")

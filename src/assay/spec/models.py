@@ -128,6 +128,7 @@ class DatasetSpec(_Model):
     """One dataset: where it is, and what its columns mean."""
 
     path: Path | None = None
+    profile: Path | None = None
     format: Literal["parquet", "csv", "arrow"] | None = None
     role: str | None = None
     target: str | None = None
@@ -160,10 +161,23 @@ class DatasetSpec(_Model):
     def _sha(cls, value: str | None) -> str | None:
         return _check_sha256(value)
 
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if self.path is not None and self.profile is not None:
+            raise ValueError(
+                "has both `path:` and `profile:`; give the data file, or a stored profile of it"
+            )
+        return self
+
     @property
     def data(self) -> Any:
         """An in-memory table given through the Python API (pandas, polars or Arrow)."""
         return self._data
+
+    @property
+    def profile_only(self) -> bool:
+        """Given as a stored profile (``profile:``): no rows, only its column profiles."""
+        return self.profile is not None and self._data is None
 
     def named_columns(self) -> dict[str, str]:
         """Field name → column for every column this dataset's spec names."""

@@ -1,0 +1,277 @@
+"""One column's mergeable profile: counts, moments, quantiles, distinct values, frequent items.
+
+A :class:`ColumnProfile` is built batch by batch with :meth:`ColumnProfile.update` and
+combined with :meth:`ColumnProfile.merge`. Exact parts — counts, nulls, NaN and infinities,
+min, max, exact value counts, exact values — are identical however the rows were split;
+moments agree to floating-point rounding (Chan's parallel update); quantiles (DataSketches
+KLL) and distinct counts past the cap are within their sketches' documented error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from datasketches import kll_doubles_sketch
+
+from assay.profiles.sketches import DistinctSketch, FrequentItems, column_seed, hash_array
+from assay.sources.schema import logical_type
+
+KLL_K = 200
+"""KLL accuracy parameter: normalised rank error about 1.3 % (DataSketches' figure for k=200)."""
+
+EXACT_LIMIT = 100_000
+"""A column keeps its exact values (numbers) while it has at most this many finite values."""
+
+NUMERIC = ("integer", "float", "date", "timestamp")
+
+
+@dataclass
+class ColumnProfile:
+    """A mergeable summary of one column over any number of rows."""
+
+    name: str
+    arrow_type: str
+    logical: str
+    count: int = 0
+    nulls: int = 0
+    nans: int = 0
+    pos_inf: int = 0
+    neg_inf: int = 0
+    n_finite: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    min: Any = None
+    max: Any = None
+    kll: kll_doubles_sketch | None = None
+    values: np.ndarray | None = None
+    exact_limit: int = EXACT_LIMIT
+    distinct: DistinctSketch = field(default_factory=DistinctSketch)
+    items: FrequentItems = field(default_factory=FrequentItems)
+
+    @classmethod
+    def empty(
+        cls, name: str, dtype: pa.DataType, *, exact_limit: int = EXACT_LIMIT
+    ) -> ColumnProfile:
+        logical = logical_type(dtype)
+        numeric = logical in NUMERIC
+        return cls(
+            name=name,
+            arrow_type=str(dtype),
+            logical=logical,
+            kll=kll_doubles_sketch(KLL_K) if numeric else None,
+            values=np.empty(0, np.float64) if numeric and exact_limit > 0 else None,
+            exact_limit=exact_limit,
+            items=FrequentItems(summarise=not numeric),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # DataSketches objects do not pickle; their own binary form does (worker processes).
+        state = dict(self.__dict__)
+        state["kll"] = self.kll.serialize() if self.kll is not None else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        raw = state["kll"]
+        state["kll"] = kll_doubles_sketch.deserialize(raw) if raw is not None else None
+        self.__dict__.update(state)
+
+    # Building ------------------------------------------------------------------------------
+
+    def update(self, array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Add a batch of this column's values; returns their 64-bit hashes (nulls included)."""
+        n = len(array)
+        nulls = array.null_count
+        self.count += n
+        self.nulls += nulls
+        hashes = hash_array(array, column_seed(self.name))
+        present = pc.drop_null(array) if nulls else array
+        if len(present) and self.logical != "other":  # nested values: counted, not summarised
+            self.distinct.update(_counted(array, hashes, nulls))
+            if not self.items.summarise and self.distinct.hashes.size > self.items.cap:
+                self.items.drop()  # too many distinct numbers to count: skip value_counts
+            if not self.items.dropped:
+                items = present
+                if pa.types.is_floating(present.type):  # NaN is counted in `nans`, not an item
+                    items = pc.filter(present, pc.invert(pc.is_nan(present)))
+                self.items.update(items)
+            if self.logical in NUMERIC:
+                self._update_numeric(present)
+            elif self.logical in ("string", "boolean"):
+                bounds = pc.min_max(present)
+                self.min = _least(self.min, bounds["min"].as_py())
+                self.max = _greatest(self.max, bounds["max"].as_py())
+        return hashes
+
+    def _update_numeric(self, present: pa.Array | pa.ChunkedArray) -> None:
+        x = _as_float(present)
+        finite = np.isfinite(x)
+        if not finite.all():
+            nan = np.isnan(x)
+            self.nans += int(nan.sum())
+            self.pos_inf += int(np.isposinf(x).sum())
+            self.neg_inf += int(np.isneginf(x).sum())
+            x = x[finite]
+        if x.size == 0:
+            return
+        n_b = x.size
+        mean_b = float(x.mean())
+        m2_b = float(((x - mean_b) ** 2).sum())
+        self._combine_moments(n_b, mean_b, m2_b)
+        self.min = _least(self.min, float(x.min()))
+        self.max = _greatest(self.max, float(x.max()))
+        assert self.kll is not None
+        self.kll.update(x)
+        if self.values is not None:
+            self.values = (
+                np.concatenate([self.values, x]) if self.n_finite <= self.exact_limit else None
+            )
+
+    def _combine_moments(self, n_b: int, mean_b: float, m2_b: float) -> None:
+        n_a = self.n_finite
+        total = n_a + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / total
+        self.m2 += m2_b + delta * delta * n_a * n_b / total
+        self.n_finite = total
+
+    # Merging -------------------------------------------------------------------------------
+
+    def merge(self, other: ColumnProfile) -> ColumnProfile:
+        """The profile of both profiles' rows together (neither input changes)."""
+        if (self.name, self.logical) != (other.name, other.logical):
+            raise ValueError(
+                f"cannot merge profiles of {self.name!r} ({self.logical}) "
+                f"and {other.name!r} ({other.logical})"
+            )
+        merged = replace(
+            self,
+            count=self.count + other.count,
+            nulls=self.nulls + other.nulls,
+            nans=self.nans + other.nans,
+            pos_inf=self.pos_inf + other.pos_inf,
+            neg_inf=self.neg_inf + other.neg_inf,
+            min=_least(self.min, other.min),
+            max=_greatest(self.max, other.max),
+            distinct=self.distinct.merge(other.distinct),
+            items=self.items.merge(other.items),
+            kll=None,
+            values=None,
+        )
+        merged.n_finite, merged.mean, merged.m2 = self.n_finite, self.mean, self.m2
+        if other.n_finite:
+            merged._combine_moments(other.n_finite, other.mean, other.m2)
+        if self.kll is not None and other.kll is not None:
+            merged.kll = kll_doubles_sketch.deserialize(self.kll.serialize())
+            merged.kll.merge(other.kll)
+        if (
+            self.values is not None
+            and other.values is not None
+            and merged.n_finite <= merged.exact_limit
+        ):
+            merged.values = np.concatenate([self.values, other.values])
+        return merged
+
+    # Reading -------------------------------------------------------------------------------
+
+    @property
+    def missing(self) -> int:
+        """Nulls plus NaNs: values that are not there."""
+        return self.nulls + self.nans
+
+    @property
+    def present(self) -> int:
+        return self.count - self.missing
+
+    @property
+    def variance(self) -> float | None:
+        """Population variance of the finite values (``None`` without any)."""
+        return self.m2 / self.n_finite if self.n_finite else None
+
+    @property
+    def std(self) -> float | None:
+        v = self.variance
+        return None if v is None else math.sqrt(max(v, 0.0))
+
+    @property
+    def distinct_count(self) -> float:
+        """Distinct non-null values (NaN counts as one value); exact below the sketch's cap."""
+        return self.distinct.estimate()
+
+    @property
+    def distinct_exact(self) -> bool:
+        return self.distinct.exact
+
+    @property
+    def kind(self) -> str:
+        """``numeric``, ``categorical``, ``boolean``, ``text``, ``datetime`` or ``other``."""
+        if self.logical == "boolean":
+            return "boolean"
+        if self.logical in ("date", "timestamp"):
+            return "datetime"
+        if self.logical in ("integer", "float"):
+            few = self.distinct.exact and self.distinct_count <= 20 and self.logical == "integer"
+            return "categorical" if few else "numeric"
+        if self.logical == "string":
+            distinct = self.distinct_count
+            if self.items.exact or distinct <= max(50.0, 0.05 * max(self.present, 1)):
+                return "categorical"
+            return "text"
+        return "other"
+
+    def quantiles(self, ranks: list[float] | np.ndarray) -> list[float] | None:
+        """Values at the given normalised ranks (exact when exact values are kept)."""
+        if self.values is not None and self.values.size:
+            return [float(q) for q in np.quantile(self.values, ranks, method="inverted_cdf")]
+        if self.kll is None or self.kll.is_empty():
+            return None
+        return [float(q) for q in self.kll.get_quantiles(list(ranks))]
+
+    @property
+    def quantiles_exact(self) -> bool:
+        return self.values is not None
+
+
+def _counted(array: pa.Array | pa.ChunkedArray, hashes: np.ndarray, nulls: int) -> np.ndarray:
+    """The hashes of values that count as distinct values: not null, not NaN."""
+    keep = None
+    if nulls:
+        keep = pc.is_valid(array)
+    if pa.types.is_floating(array.type):
+        not_nan = pc.invert(pc.is_nan(array))
+        keep = not_nan if keep is None else pc.and_(keep, not_nan)
+    if keep is None:
+        return hashes
+    mask = np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)
+    kept: np.ndarray = hashes[mask]
+    return kept
+
+
+def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Numbers as float64 (dates as days, timestamps in their unit since the epoch)."""
+    if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
+        array = array.cast(pa.int64())
+    if pa.types.is_decimal(array.type):
+        array = array.cast(pa.float64())
+    # A writable copy: DataSketches' update() refuses Arrow's read-only buffers.
+    return np.array(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _least(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b < a else a
+
+
+def _greatest(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b > a else a

@@ -1,0 +1,316 @@
+"""The profile pass: every dataset read once, in record batches, split into tasks.
+
+A task is one slice of one dataset — a range of Parquet row groups (or Arrow IPC batches) and
+a group of columns. It returns the column profiles of its slice, the partial row hashes of
+its columns, and the values of the sampled rows it holds. Tasks merge associatively, so the
+same tasks run in this process, in a pool of worker processes (the ``local`` engine, both
+cores) or on a Dask cluster (the ``dask`` engine) and give the same profile: exact parts
+identical, sketched parts within their error.
+
+Row hashes: each column's values hash with a seed taken from the column's name, and a row's
+hash over a set of columns is the sum (mod 2⁶⁴) of its columns' hashes, so partial sums from
+column groups add up to the same row hash however the columns were split. Per row the pass
+keeps 8 bytes per hash group (features, label, other role columns, id) — the per-row cost of
+exact duplicate, overlap and label-conflict detection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from assay.errors import InputError
+from assay.profiles.column import ColumnProfile
+from assay.profiles.rows import GROUPS, RowHashes
+from assay.profiles.table import TableProfile
+from assay.sources.datasets import Dataset, reader_for, row_slices
+
+Executor = Callable[[list["Task"]], Iterator["TaskResult"]]
+"""Runs tasks and yields their results in task order: inline, a process pool, or Dask."""
+
+INLINE_CELLS = 3_000_000
+"""Below this many cells in all datasets together the pass runs in this process."""
+
+SAMPLE_SALT = 0x5A17
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the pass collects besides profiles."""
+
+    row_hashes: bool = True
+    sample_size: int = 0
+    seed: int = 0
+    exact_limit: int | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One slice of one dataset: row groups (or IPC batches) × columns."""
+
+    dataset: str
+    part: int  # the row slice's position in the dataset, for ordered merging
+    reader: Any  # a picklable callable: (columns, parts) -> Iterator[RecordBatch]
+    parts: tuple[int, ...] | None
+    columns: tuple[str, ...]
+    groups: Mapping[str, str]  # column -> hash group
+    row_offset: int
+    rows: int
+    sample_rows: np.ndarray  # global row numbers to keep, within this slice
+    exact_limit: int | None
+
+
+@dataclass
+class TaskResult:
+    dataset: str
+    part: int
+    row_offset: int
+    rows: int
+    profiles: dict[str, ColumnProfile]
+    hashes: dict[str, np.ndarray]
+    sample: dict[str, pa.Array] = field(default_factory=dict)
+
+
+@dataclass
+class ScanResult:
+    """What the pass found about one dataset."""
+
+    profile: TableProfile
+    hashes: RowHashes | None
+    sample: pa.Table | None
+
+
+def run_task(task: Task) -> TaskResult:
+    """Profile one slice; runs in any process (everything it needs is in ``task``)."""
+    kwargs = {} if task.exact_limit is None else {"exact_limit": task.exact_limit}
+    profiles: dict[str, ColumnProfile] = {}
+    sums = {g: np.zeros(task.rows, np.uint64) for g in set(task.groups.values())}
+    sample: dict[str, list[pa.Array]] = (
+        {c: [] for c in task.columns} if task.sample_rows.size else {}
+    )
+    position = 0
+    for batch in _read(task):
+        n = batch.num_rows
+        for name in task.columns:
+            array = batch.column(name)
+            if name not in profiles:
+                profiles[name] = ColumnProfile.empty(name, array.type, **kwargs)
+            hashes = profiles[name].update(array)
+            group = task.groups.get(name)
+            if group is not None:
+                target = sums[group][position : position + n]
+                np.add(target, hashes, out=target)
+        if sample:
+            first = task.row_offset + position
+            picked = (
+                task.sample_rows[(task.sample_rows >= first) & (task.sample_rows < first + n)]
+                - first
+            )
+            if picked.size:
+                for name in task.columns:
+                    sample[name].append(batch.column(name).take(pa.array(picked)))
+        position += n
+    if position != task.rows:
+        raise RuntimeError(f"{task.dataset}: read {position} rows where {task.rows} were expected")
+    return TaskResult(
+        task.dataset,
+        task.part,
+        task.row_offset,
+        task.rows,
+        profiles,
+        sums,
+        {c: pa.concat_arrays(a) for c, a in sample.items() if a},
+    )
+
+
+def _read(task: Task) -> Iterator[pa.RecordBatch]:
+    """The task's batches; a file that breaks mid-read is bad input, named, exit 2."""
+    batches = task.reader(task.columns, task.parts)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            where = getattr(task.reader, "path", f"<in-memory {task.dataset}>")
+            raise InputError(
+                f"{where}: cannot read dataset {task.dataset!r}: {str(exc).splitlines()[0]}. "
+                "The file may be corrupt or truncated; export it again."
+            ) from None
+        yield batch
+
+
+def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: int) -> list[Task]:
+    """Split every dataset into about ``2 × workers`` slices of rows × columns."""
+    tasks: list[Task] = []
+    for name, ds in datasets.items():
+        groups = hash_groups(ds) if options.row_hashes else {}
+        sample = sample_rows(ds.rows, options.sample_size, options.seed, name)
+        reader = reader_for(ds)
+        slices = row_slices(ds)
+        column_groups = _column_groups(ds.columns, 1 if len(slices) >= 2 * workers else 2 * workers)
+        for part, (parts, offset, rows) in enumerate(slices):
+            inside = sample[(sample >= offset) & (sample < offset + rows)]
+            for columns in column_groups:
+                tasks.append(
+                    Task(
+                        dataset=name,
+                        part=part,
+                        reader=reader,
+                        parts=parts,
+                        columns=tuple(columns),
+                        groups={c: g for c, g in groups.items() if c in columns},
+                        row_offset=offset,
+                        rows=rows,
+                        sample_rows=inside,
+                        exact_limit=options.exact_limit,
+                    )
+                )
+    return tasks
+
+
+def hash_groups(ds: Dataset) -> dict[str, str]:
+    """Which row-hash group each column adds to: ``features``, ``label``, ``extra`` or ``id``."""
+    spec = ds.spec
+    roles = {
+        spec.target: "label",
+        spec.id: "id",
+        spec.prediction: "extra",
+        spec.score: "extra",
+        spec.timestamp: "extra",
+    }
+    return {c: roles.get(c, "features") for c in ds.columns}
+
+
+def sample_rows(rows: int, size: int, seed: int, salt: str) -> np.ndarray:
+    """Row numbers of a bottom-k sample: the ``size`` rows with the smallest seeded keys.
+
+    The keys depend on the row number only, so the sample is the same however the rows
+    are split into tasks or engines.
+    """
+    if size <= 0 or rows == 0:
+        return np.empty(0, np.int64)
+    if rows <= size:
+        return np.arange(rows, dtype=np.int64)
+    from assay.checks._registry import derive_seed
+
+    rng = np.random.default_rng(derive_seed(seed, "sample", salt))
+    keys = rng.random(rows)
+    return np.sort(np.argpartition(keys, size)[:size]).astype(np.int64)
+
+
+def _column_groups(columns: Sequence[str], wanted: int) -> list[list[str]]:
+    wanted = max(1, min(wanted, len(columns)))
+    return [list(columns[i::wanted]) for i in range(wanted)]
+
+
+def scan(
+    datasets: Mapping[str, Dataset],
+    options: ScanOptions = ScanOptions(),
+    *,
+    executor: Callable[[list[Task]], Iterator[TaskResult]] | None = None,
+) -> dict[str, ScanResult]:
+    """Profile every dataset (and collect row hashes and a sample) in one pass over each."""
+    workers = options.workers or min(2, os.cpu_count() or 1)
+    tasks = plan_tasks(datasets, options, workers)
+    if executor is None:
+        cells = sum(ds.rows * len(ds.columns) for ds in datasets.values())
+        inline = (
+            workers <= 1 or cells < INLINE_CELLS or any(ds.path is None for ds in datasets.values())
+        )
+        executor = run_inline if inline else local_pool(workers)
+    results = list(executor(tasks))
+    return assemble(datasets, results, options)
+
+
+def run_inline(tasks: list[Task]) -> Iterator[TaskResult]:
+    for task in tasks:
+        yield run_task(task)
+
+
+def local_pool(workers: int) -> Callable[[list[Task]], Iterator[TaskResult]]:
+    """Run tasks here and in ``workers − 1`` worker processes, both drawing from one queue.
+
+    This process is warm (everything imported, files open) while a new worker takes about
+    half a second to start, so it works from the first moment instead of waiting; the
+    workers come from a fork server that pre-imports the pass.
+    """
+
+    def execute(tasks: list[Task]) -> Iterator[TaskResult]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["assay.profiles.engine"])
+        # Largest slices first, so no big task is left for the end.
+        pending = deque(
+            sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
+        )
+        results: dict[int, TaskResult] = {}
+        with ProcessPoolExecutor(max_workers=max(1, workers - 1), mp_context=context) as pool:
+            running: dict[Future[TaskResult], int] = {}
+
+            def feed() -> None:
+                while pending and len(running) < max(1, workers - 1):
+                    i = pending.popleft()
+                    running[pool.submit(run_task, tasks[i])] = i
+
+            feed()
+            while pending or running:
+                if pending:
+                    i = pending.popleft()
+                    results[i] = run_task(tasks[i])
+                else:
+                    wait(list(running), return_when=FIRST_COMPLETED)
+                for future in [f for f in running if f.done()]:
+                    results[running.pop(future)] = future.result()
+                feed()
+        for i in range(len(tasks)):
+            yield results[i]
+
+    return execute
+
+
+def assemble(
+    datasets: Mapping[str, Dataset], results: list[TaskResult], options: ScanOptions
+) -> dict[str, ScanResult]:
+    """Merge task results per dataset, in row order, into profiles, hashes and samples."""
+    out: dict[str, ScanResult] = {}
+    for name, ds in datasets.items():
+        mine = sorted((r for r in results if r.dataset == name), key=lambda r: r.part)
+        merged: dict[str, ColumnProfile] = {}
+        for result in mine:
+            for column, part in result.profiles.items():
+                merged[column] = merged[column].merge(part) if column in merged else part
+        for column in ds.columns:  # a column no batch reached (a dataset of 0 rows)
+            if column not in merged:
+                merged[column] = ColumnProfile.empty(column, ds.schema.field(column).type)
+        profile = TableProfile({c: merged[c] for c in ds.columns}, ds.rows, ds.fingerprint())
+        hashes = None
+        if options.row_hashes:
+            groups = set(hash_groups(ds).values())
+            arrays = {g: np.zeros(ds.rows, np.uint64) for g in groups}
+            for result in mine:
+                for g, partial in result.hashes.items():
+                    target = arrays[g][result.row_offset : result.row_offset + result.rows]
+                    np.add(target, partial, out=target)
+            hashes = RowHashes(ds.name, {g: arrays.get(g) for g in GROUPS}, hash_groups(ds))
+        sample = None
+        if options.sample_size:
+            parts = [r for r in mine if r.sample]
+            columns = {
+                c: pa.concat_arrays([r.sample[c] for r in parts if c in r.sample])
+                for c in ds.columns
+                if any(c in r.sample for r in parts)
+            }
+            sample = pa.table(columns) if columns else None
+        out[name] = ScanResult(profile, hashes, sample)
+    return out

@@ -1,0 +1,107 @@
+"""Row-level facts from 64-bit row hashes: duplicates, overlaps, conflicting labels.
+
+The profile pass keeps, per dataset, one uint64 per row for each hash group — the feature
+columns, the label, the other role columns (prediction, score, timestamp) and the id — and a
+row's hash over any union of groups is their sum. Everything here is vectorised NumPy over
+those arrays: sorting 1 M hashes takes about 60 ms. Two different rows share a hash with
+probability about 2⁻⁶⁴, so the counts are exact in practice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+GROUPS = ("features", "label", "extra", "id")
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class GroupFacts:
+    """Rows in groups of equal values: how many rows repeat, and a few examples."""
+
+    rows: int
+    extra_rows: int  # rows beyond the first of each group: what deduplication would drop
+    groups: int  # groups with more than one row
+    rows_in_groups: int
+    examples: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RowHashes:
+    """The per-row hash arrays of one dataset (``None`` for a group it has no column in)."""
+
+    dataset: str
+    arrays: Mapping[str, np.ndarray | None]
+    groups: Mapping[str, str]  # column -> group
+
+    def over(self, columns: Sequence[str]) -> np.ndarray | None:
+        """The row hash over exactly ``columns``, when it is a union of whole groups."""
+        wanted = set(columns)
+        chosen = {self.groups[c] for c in wanted if c in self.groups}
+        if wanted - set(self.groups):
+            return None
+        covered = {c for c, g in self.groups.items() if g in chosen}
+        if covered != wanted:
+            return None
+        total: np.ndarray | None = None
+        for group in chosen:
+            array = self.arrays.get(group)
+            if array is None:
+                continue
+            total = array.copy() if total is None else total + array
+        return total
+
+
+def duplicate_groups(hashes: np.ndarray) -> GroupFacts:
+    """Groups of rows with equal hashes; examples give sizes and the first row numbers."""
+    rows = int(hashes.size)
+    if rows == 0:
+        return GroupFacts(0, 0, 0, 0, [])
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, rows])
+    repeated = sizes > 1
+    groups = int(repeated.sum())
+    in_groups = int(sizes[repeated].sum())
+    examples: list[dict[str, Any]] = []
+    if groups:
+        group_starts, group_sizes = starts[repeated], sizes[repeated]
+        first_rows = order[group_starts]  # stable sort: the smallest row number of each group
+        pick = np.lexsort((first_rows, -group_sizes))[:EXAMPLES]
+        for i in pick:
+            members = np.sort(order[group_starts[i] : group_starts[i] + group_sizes[i]])[:3]
+            examples.append({"count": int(group_sizes[i]), "rows": [int(r) for r in members]})
+    return GroupFacts(rows, in_groups - groups, groups, in_groups, examples)
+
+
+def conflicting_labels(features: np.ndarray, labels: np.ndarray) -> GroupFacts:
+    """Rows whose feature hash is shared with a row of a different label."""
+    rows = int(features.size)
+    if rows == 0:
+        return GroupFacts(0, 0, 0, 0, [])
+    order = np.lexsort((labels, features))
+    f, lab = features[order], labels[order]
+    starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    sizes = np.diff(np.r_[starts, rows])
+    label_changes = np.r_[False, (lab[1:] != lab[:-1]) & (f[1:] == f[:-1])]
+    distinct_labels = np.add.reduceat(label_changes.astype(np.int64), starts) + 1
+    conflicting = distinct_labels > 1
+    examples = []
+    if conflicting.any():
+        idx = np.flatnonzero(conflicting)
+        first_rows = np.minimum.reduceat(order, starts)[idx]
+        pick = idx[np.lexsort((first_rows, -sizes[idx]))][:EXAMPLES]
+        examples = [{"count": int(sizes[i]), "labels": int(distinct_labels[i])} for i in pick]
+    return GroupFacts(rows, 0, int(conflicting.sum()), int(sizes[conflicting].sum()), examples)
+
+
+def overlap(left: np.ndarray, right: np.ndarray) -> int:
+    """Rows of ``right`` whose hash is also a hash of ``left``."""
+    if left.size == 0 or right.size == 0:
+        return 0
+    return int(np.isin(right, np.unique(left), assume_unique=False).sum())

@@ -1,0 +1,143 @@
+"""The profile pass: inline, worker processes and files agree; the file format round-trips."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay.errors import InputError
+from assay.profiles.engine import ScanOptions, local_pool, run_inline, scan
+from assay.profiles.table import TableProfile
+from assay.sources import open_dataset
+from assay.spec import spec_from_mapping
+
+
+def mixed_table(rows: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, rows)
+    x[rng.random(rows) < 0.01] = np.nan
+    return pa.table(
+        {
+            "x": x,
+            "n": pa.array(np.where(rng.random(rows) < 0.02, None, rng.integers(0, 7, rows))),
+            "s": pa.array(rng.choice(["a", "b", "c", None], rows).tolist()),
+            "t": rng.integers(0, 2, rows),
+        }
+    )
+
+
+@pytest.fixture
+def two_files(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    pq.write_table(mixed_table(30_000, 1), tmp_path / "ref.parquet", row_group_size=4_000)
+    pq.write_table(mixed_table(20_000, 2), tmp_path / "cur.parquet", row_group_size=4_000)
+    spec = spec_from_mapping(
+        {
+            "version": 1,
+            "system": {"name": "t"},
+            "datasets": {
+                "reference": {"path": "ref.parquet", "target": "t"},
+                "current": {"path": "cur.parquet", "target": "t"},
+            },
+        },
+        base_dir=tmp_path,
+    )
+    return {name: open_dataset(spec, name) for name in spec.datasets}
+
+
+def exact(profile: TableProfile) -> dict:  # type: ignore[type-arg]
+    return {
+        c.name: (
+            c.count,
+            c.nulls,
+            c.nans,
+            c.min,
+            c.max,
+            c.distinct_count,
+            dict(c.items.counts),
+            c.items.exact,
+        )
+        for c in profile
+    }
+
+
+def test_worker_processes_give_the_same_profile_as_one_process(two_files: dict) -> None:  # type: ignore[type-arg]
+    options = ScanOptions(sample_size=500, seed=3)
+    inline = scan(two_files, options, executor=run_inline)
+    pooled = scan(two_files, options, executor=local_pool(2))
+    for name in two_files:
+        assert exact(inline[name].profile) == exact(pooled[name].profile)
+        a, b = inline[name].profile["x"], pooled[name].profile["x"]
+        assert a.mean == pytest.approx(b.mean) and a.m2 == pytest.approx(b.m2)
+        for group, array in inline[name].hashes.arrays.items():  # type: ignore[union-attr]
+            other = pooled[name].hashes.arrays[group]  # type: ignore[union-attr]
+            assert (array is None and other is None) or np.array_equal(array, other)
+        sample, other_sample = inline[name].sample, pooled[name].sample
+        assert sample is not None and other_sample is not None
+        assert str(sample.to_pylist()) == str(other_sample.to_pylist())  # NaN-safe comparison
+        assert sample.num_rows == 500
+
+
+def test_row_hashes_find_equal_rows_across_files(tmp_path: Path) -> None:
+    table = mixed_table(1_000)
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=100)
+    pq.write_table(table.slice(500), tmp_path / "b.parquet")
+    spec = spec_from_mapping(
+        {
+            "version": 1,
+            "system": {"name": "t"},
+            "datasets": {"a": {"path": "a.parquet"}, "b": {"path": "b.parquet"}},
+        },
+        base_dir=tmp_path,
+    )
+    scans = scan({n: open_dataset(spec, n) for n in spec.datasets}, ScanOptions())
+    a, b = scans["a"].hashes.arrays["features"], scans["b"].hashes.arrays["features"]  # type: ignore[union-attr]
+    assert a is not None and b is not None
+    assert np.array_equal(a[500:], b)
+
+
+def test_profile_file_round_trips(tmp_path: Path, two_files: dict) -> None:  # type: ignore[type-arg]
+    profile = scan(two_files, ScanOptions(row_hashes=False))["reference"].profile
+    path = tmp_path / "ref.assayprofile"
+    profile.save(path)
+    loaded = TableProfile.load(path)
+    assert exact(loaded) == exact(profile)
+    assert loaded["x"].quantiles([0.1, 0.5, 0.9]) == profile["x"].quantiles([0.1, 0.5, 0.9])
+    assert loaded.to_bytes() == profile.to_bytes()
+
+
+def test_a_profile_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.assayprofile"
+    path.write_bytes(
+        gzip.compress(json.dumps({"schema": "assay.profile/9", "columns": []}).encode())
+    )
+    with pytest.raises(InputError) as info:
+        TableProfile.load(path)
+    assert str(info.value) == (
+        f"{path}: profile format 'assay.profile/9' is not one this Assay reads (assay.profile/1). "
+        "Re-create it with this version's `assay profile`."
+    )
+
+
+def test_a_truncated_parquet_file_is_named(tmp_path: Path) -> None:
+    pq.write_table(mixed_table(50_000), tmp_path / "t.parquet", row_group_size=10_000)
+    spec = spec_from_mapping(
+        {"version": 1, "system": {"name": "t"}, "datasets": {"d": {"path": "t.parquet"}}},
+        base_dir=tmp_path,
+    )
+    ds = open_dataset(spec, "d")
+    raw = (tmp_path / "t.parquet").read_bytes()
+    # Keep the footer (so the file still opens) but lose 5 kB in the middle: the footer's
+    # offsets then point at the wrong bytes. (Zeroed bytes inside a page go unnoticed: pages
+    # carry no checksum unless the writer adds one.)
+    middle = len(raw) // 3
+    (tmp_path / "t.parquet").write_bytes(raw[:middle] + raw[middle + 5000 :])
+    with pytest.raises(InputError) as info:
+        scan({"d": ds}, ScanOptions(), executor=run_inline)
+    assert str(tmp_path / "t.parquet") in str(info.value)
+    assert "corrupt or truncated" in str(info.value)
