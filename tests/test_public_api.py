@@ -12,11 +12,13 @@ PUBLIC = [
     "Severity",
     "Spec",
     "Status",
+    "TableProfile",
     "Threshold",
     "__version__",
     "audit",
     "check",
     "load_spec",
+    "profile",
 ]
 
 

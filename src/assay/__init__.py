@@ -9,9 +9,10 @@ Example::
 
 from assay._version import __version__
 from assay._vocabulary import Severity, Status
-from assay.api import audit
+from assay.api import audit, profile
 from assay.checks._registry import CheckParams, Finding, Threshold, check
 from assay.errors import AssayError
+from assay.profiles.table import TableProfile
 from assay.run import Run
 from assay.spec import Spec, load_spec
 
@@ -23,9 +24,11 @@ __all__ = [
     "Severity",
     "Spec",
     "Status",
+    "TableProfile",
     "Threshold",
     "__version__",
     "audit",
     "check",
     "load_spec",
+    "profile",
 ]

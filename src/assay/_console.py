@@ -138,3 +138,33 @@ def runs_table(rows: Sequence[Any]) -> Table:
             "yes" if r.approved else "",
         )
     return table
+
+
+def profile_table(profile: Any) -> Table:
+    """One line per column of a table profile."""
+    table = Table(title=f"Profile ({profile.rows:,} rows)", title_justify="left")
+    for name in ("Column", "Kind", "Missing", "Distinct", "Mean", "Std", "Min", "Median", "Max"):
+        table.add_column(name, justify="left" if name in ("Column", "Kind") else "right")
+    for c in profile:
+        median = c.quantiles([0.5]) if c.logical in ("integer", "float") else None
+        distinct = f"{c.distinct_count:,.0f}" + ("" if c.distinct_exact else " ≈")
+        table.add_row(
+            c.name,
+            c.kind,
+            f"{c.missing:,}",
+            distinct,
+            _num(c.mean if c.n_finite else None),
+            _num(c.std),
+            _num(c.min),
+            _num(median[0] if median else None),
+            _num(c.max),
+        )
+    return table
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

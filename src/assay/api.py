@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from assay.checks._registry import Severity
+from assay.errors import AssayError
 from assay.evidence import Repository
+from assay.profiles.engine import Executor, ScanOptions, scan
+from assay.profiles.table import TableProfile
 from assay.run import Run
-from assay.runner import Progress, open_inputs, plan, run_audit
+from assay.runner import Progress, open_inputs, open_profiles, plan, run_audit
+from assay.sources.datasets import open_dataset
 from assay.spec import Spec, load_spec, spec_from_mapping
 
 
@@ -57,6 +61,8 @@ def execute(
     baseline: str | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> AuditResult:
     """Validate everything up front, audit, and store the run if ``repo`` is given.
 
@@ -75,6 +81,7 @@ def execute(
         stored = existing.resolve(baseline)
         baseline_run, baseline_id = stored.run, stored.id
     datasets = open_inputs(spec)
+    profiles = open_profiles(spec)
     repository = (
         repo if isinstance(repo, Repository) or repo is None else Repository.open(Path(repo))
     )
@@ -86,12 +93,58 @@ def execute(
         baseline_id=baseline_id,
         now=now,
         progress=progress,
+        profiles=profiles,
+        executor=executor_for(engine, scheduler),
     )
     if repository is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)
     stored = repository.store_run(outcome.run, outcome.blobs)
     # Reports render what was stored, read back, never the in-memory copy.
     return AuditResult(repository.load_run(stored.id), stored.id, repository, outcome.blobs)
+
+
+ENGINES = ("local", "dask")
+
+
+def executor_for(engine: str, scheduler: str | None) -> Executor | None:
+    """The profile pass's executor: ``None`` lets the local engine choose (inline or pool)."""
+    if engine not in ENGINES:
+        raise AssayError(f"engine {engine!r} is not one of {', '.join(ENGINES)}.")
+    if engine == "local":
+        if scheduler is not None:
+            raise AssayError("--scheduler needs --engine dask.")
+        return None
+    from assay.profiles.distributed import dask_executor
+
+    return dask_executor(scheduler)
+
+
+def profile(
+    data: Any,
+    *,
+    format: str | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    exact_limit: int | None = None,
+) -> TableProfile:
+    """The profile of a table: a path (Parquet, CSV, Arrow IPC) or a pandas/polars/Arrow table.
+
+    Example::
+
+        profile = assay.profile("data/train.parquet")
+        profile["age"].quantiles([0.5])
+    """
+    entry: dict[str, Any] = {"format": format} if format else {}
+    if isinstance(data, str | Path):
+        entry["path"] = str(Path(data).resolve())
+    else:
+        entry["data"] = data
+    spec = spec_from_mapping(
+        {"version": 1, "system": {"name": "profile"}, "datasets": {"data": entry}}
+    )
+    ds = open_dataset(spec, "data")
+    options = ScanOptions(row_hashes=False, exact_limit=exact_limit)
+    return scan({"data": ds}, options, executor=executor_for(engine, scheduler))["data"].profile
 
 
 def audit(

@@ -46,6 +46,19 @@ RepoOption = Annotated[
         "--repo", envvar="ASSAY_REPO", help="Evidence repository folder (default .assay)."
     ),
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the profile pass runs: local (this machine, both cores) or dask.",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://HOST:PORT); none starts a local cluster."
+    ),
+]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only errors and the verdict.")
 ]
@@ -120,13 +133,23 @@ def audit(
     show_all: Annotated[
         bool, typer.Option("--all", help="List passing and skipped findings too.")
     ] = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Audit SPEC and store the run; exit 0 if launch-ready, 1 if the gate failed."""
     from assay.api import execute
 
     machine = json_out == "-"
     with _console.progress_bar(not quiet and not machine) as progress:
-        result = execute(spec, repo=repo, fail_on=fail_on, baseline=baseline, progress=progress)
+        result = execute(
+            spec,
+            repo=repo,
+            fail_on=fail_on,
+            baseline=baseline,
+            progress=progress,
+            engine=engine,
+            scheduler=scheduler,
+        )
     outputs = {"html": html, "json": None if machine else json_out, "junit": junit, "md": md}
     _write_reports(
         result, {fmt: Path(p) for fmt, p in outputs.items() if p is not None}, quiet or machine
@@ -200,6 +223,38 @@ def init(
     text = starter_spec(data, target=target, sensitive=columns, output=output, name=name)
     write_starter_spec(text, output, force=force)
     _console.out.print(f"wrote {output}: review the pinned schema, then run `assay audit {output}`")
+
+
+# profile ----------------------------------------------------------------------------------
+
+
+@app.command("profile")
+@_guarded
+def profile_command(
+    data: Annotated[Path, typer.Argument(help="A Parquet, CSV or Arrow IPC file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Profile file to write (default DATA.assayprofile)."),
+    ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Profile DATA in one streaming pass and write a versioned .assayprofile file."""
+    from assay.api import profile
+
+    result = profile(data, engine=engine, scheduler=scheduler)
+    target = output or Path(data.name).with_suffix(".assayprofile")
+    try:
+        result.save(target)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise AssayError(
+            f"{target}: cannot write the profile ({problem}). Choose another -o."
+        ) from None
+    if not quiet:
+        _console.out.print(_console.profile_table(result))
+    _console.out.print(f"wrote {target} ({result.rows:,} rows, {len(result.columns)} columns)")
 
 
 # runs -------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ while limit == 0 or n < limit:
         artefacts=[Artefact("data.txt", sha256_hex(data), "text/plain", len(data))],
     )
     stored = repo.store_run(run, {sha256_hex(data): data})
+    print("stored", flush=True)
     if n % 3 == 0:
         repo.approve(stored.id, by="crash-test", private_key_path=key)
 """
@@ -81,6 +82,9 @@ def test_sigkill_at_random_moments_leaves_a_valid_repository(tmp_path: Path, key
         with _writer(root, f"k{kill}", keypair[0], 0) as proc:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "ready", proc.stderr
+            # At least one run per writer, however loaded the machine; then kill mid-way
+            # through whatever it writes next.
+            assert proc.stdout.readline().strip() == "stored", proc.stderr
             time.sleep(rng.uniform(0.0, 0.06))
             proc.send_signal(signal.SIGKILL)
             _, stderr = proc.communicate()

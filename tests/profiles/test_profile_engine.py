@@ -7,29 +7,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from _profile_support import mixed_table
 from assay.errors import InputError
 from assay.profiles.engine import ScanOptions, local_pool, run_inline, scan
 from assay.profiles.table import TableProfile
 from assay.sources import open_dataset
 from assay.spec import spec_from_mapping
-
-
-def mixed_table(rows: int, seed: int = 0) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 1, rows)
-    x[rng.random(rows) < 0.01] = np.nan
-    return pa.table(
-        {
-            "x": x,
-            "n": pa.array(np.where(rng.random(rows) < 0.02, None, rng.integers(0, 7, rows))),
-            "s": pa.array(rng.choice(["a", "b", "c", None], rows).tolist()),
-            "t": rng.integers(0, 2, rows),
-        }
-    )
 
 
 @pytest.fixture

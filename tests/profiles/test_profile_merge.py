@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _profile_support import exact_parts
 from assay.profiles.column import ColumnProfile
 from assay.profiles.sketches import DistinctSketch, FrequentItems
 
@@ -18,22 +19,6 @@ def profile_of(array: pa.Array, *, exact_limit: int = 100_000) -> ColumnProfile:
     p = ColumnProfile.empty("x", array.type, exact_limit=exact_limit)
     p.update(array)
     return p
-
-
-def exact_parts(p: ColumnProfile) -> dict[str, object]:
-    return {
-        "count": p.count,
-        "nulls": p.nulls,
-        "nans": p.nans,
-        "pos_inf": p.pos_inf,
-        "neg_inf": p.neg_inf,
-        "n_finite": p.n_finite,
-        "min": p.min,
-        "max": p.max,
-        "distinct": (p.distinct.exact, p.distinct_count),
-        "items": (p.items.exact, dict(p.items.counts)) if p.items.exact else p.items.exact,
-        "values": None if p.values is None else sorted(p.values.tolist()),
-    }
 
 
 floats = st.lists(
