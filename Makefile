@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit chromium clean
+.PHONY: demo test lint typecheck unit chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,5 +33,21 @@ unit: $(STAMP)
 
 test: $(STAMP) chromium lint typecheck unit
 
+# Drift benchmark against Evidently, whylogs and a pyarrow read floor (bench/README.md).
+# Peers live in their own venv: they need pandas < 3. Figures go to bench/RESULTS.md.
+# `make bench BENCH_ARGS="--sizes 10k,100k --seeds 0,1"` for a quick run.
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): bench/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/drift.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .assay demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .assay demo .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/.venv bench/data

@@ -240,16 +240,16 @@ def local_pool(workers: int) -> Callable[[list[Task]], Iterator[TaskResult]]:
     """Run tasks here and in ``workers − 1`` worker processes, both drawing from one queue.
 
     This process is warm (everything imported, files open) while a new worker takes about
-    half a second to start, so it works from the first moment instead of waiting; the
-    workers come from a fork server that pre-imports the pass.
+    half a second to start, so it works from the first moment instead of waiting.
     """
 
     def execute(tasks: list[Task]) -> Iterator[TaskResult]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["assay.profiles.engine"])
+        # spawn, not fork: the parent's Arrow thread pools must not be forked; a fork server
+        # would start no sooner (it imports the same modules) and outlive the audit.
+        context = multiprocessing.get_context("spawn")
         # Largest slices first, so no big task is left for the end.
         pending = deque(
             sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
