@@ -91,14 +91,10 @@ class ColumnProfile:
         hashes = hash_array(array, column_seed(self.name))
         present = pc.drop_null(array) if nulls else array
         if len(present) and self.logical != "other":  # nested values: counted, not summarised
-            self.distinct.update(_counted(array, hashes, nulls))
-            if not self.items.summarise and self.distinct.hashes.size > self.items.cap:
-                self.items.drop()  # too many distinct numbers to count: skip value_counts
-            if not self.items.dropped:
-                items = present
-                if pa.types.is_floating(present.type):  # NaN is counted in `nans`, not an item
-                    items = pc.filter(present, pc.invert(pc.is_nan(present)))
-                self.items.update(items)
+            counted = _counted(array, hashes, nulls)
+            self._count_items(present, counted, array.type)
+            if not self.items.exact:  # exact counts know the distinct values; else the sketch
+                self.distinct.update(counted)
             if self.logical in NUMERIC:
                 self._update_numeric(present)
             elif self.logical in ("string", "boolean"):
@@ -106,6 +102,26 @@ class ColumnProfile:
                 self.min = _least(self.min, bounds["min"].as_py())
                 self.max = _greatest(self.max, bounds["max"].as_py())
         return hashes
+
+    def _count_items(self, present: Any, counted: np.ndarray, dtype: pa.DataType) -> None:
+        """Count values while that stays exact or useful; hand over to the distinct sketch."""
+        if self.items.dropped:
+            return
+        before = list(self.items.counts) if self.items.exact else None
+        if not self.items.summarise and _more_distinct_than(counted, self.items.cap):
+            self.items.drop()  # a continuous column: counting its values is wasted work
+        else:
+            if pa.types.is_floating(present.type):  # NaN is counted in `nans`, not an item
+                present = pc.filter(present, pc.invert(pc.is_nan(present)))
+            self.items.update(present)
+        if before is not None and not self.items.exact:
+            self._seed_distinct(before, dtype)
+
+    def _seed_distinct(self, values: list[Any], dtype: pa.DataType | None) -> None:
+        """Give the distinct sketch the values the exact counts held until now."""
+        if values:
+            keys = pa.array(values, type=dtype) if dtype is not None else pa.array(values)
+            self.distinct.update(hash_array(keys, column_seed(self.name)))
 
     def _update_numeric(self, present: pa.Array | pa.ChunkedArray) -> None:
         x = _as_float(present)
@@ -157,7 +173,7 @@ class ColumnProfile:
             neg_inf=self.neg_inf + other.neg_inf,
             min=_least(self.min, other.min),
             max=_greatest(self.max, other.max),
-            distinct=self.distinct.merge(other.distinct),
+            distinct=self._sketch().merge(other._sketch()),
             items=self.items.merge(other.items),
             kll=None,
             values=None,
@@ -175,6 +191,15 @@ class ColumnProfile:
         ):
             merged.values = np.concatenate([self.values, other.values])
         return merged
+
+    def _sketch(self) -> DistinctSketch:
+        """The distinct sketch, filled from the exact counts if those stood in for it."""
+        if not self.items.exact:
+            return self.distinct
+        sketch = DistinctSketch(self.distinct.k)
+        if self.items.counts:
+            sketch.update(hash_array(pa.array(list(self.items.counts)), column_seed(self.name)))
+        return sketch
 
     # Reading -------------------------------------------------------------------------------
 
@@ -199,12 +224,15 @@ class ColumnProfile:
 
     @property
     def distinct_count(self) -> float:
-        """Distinct non-null values (NaN counts as one value); exact below the sketch's cap."""
+        """Distinct values (nulls and NaN aside): exact while the value counts are, or while
+        the distinct sketch holds every hash; an estimate beyond."""
+        if self.items.exact:
+            return float(len(self.items.counts))
         return self.distinct.estimate()
 
     @property
     def distinct_exact(self) -> bool:
-        return self.distinct.exact
+        return self.items.exact or self.distinct.exact
 
     @property
     def kind(self) -> str:
@@ -234,6 +262,11 @@ class ColumnProfile:
     @property
     def quantiles_exact(self) -> bool:
         return self.values is not None
+
+
+def _more_distinct_than(hashes: np.ndarray, cap: int) -> bool:
+    """Cheaply: does this batch alone hold more than ``cap`` distinct values?"""
+    return hashes.size > cap and np.unique(hashes[: 4 * cap]).size > cap
 
 
 def _counted(array: pa.Array | pa.ChunkedArray, hashes: np.ndarray, nulls: int) -> np.ndarray:

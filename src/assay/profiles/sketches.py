@@ -67,13 +67,11 @@ class DistinctSketch:
             hashes = hashes[hashes < self.hashes[self.k - 1]]
         if hashes.size == 0:
             return
-        self.hashes = _k_smallest(
-            np.concatenate([self.hashes, _smallest_distinct(hashes, self.k)]), self.k
-        )
+        self.hashes = _union_smallest(self.hashes, _smallest_distinct(hashes, self.k), self.k)
 
     def merge(self, other: DistinctSketch) -> DistinctSketch:
         k = min(self.k, other.k)
-        return DistinctSketch(k, _k_smallest(np.concatenate([self.hashes, other.hashes]), k))
+        return DistinctSketch(k, _union_smallest(self.hashes[:k], other.hashes[:k], k))
 
     @property
     def exact(self) -> bool:
@@ -102,9 +100,20 @@ def _smallest_distinct(hashes: np.ndarray, k: int) -> np.ndarray:
     return np.unique(hashes)[:k]
 
 
-def _k_smallest(hashes: np.ndarray, k: int) -> np.ndarray:
-    unique = np.unique(hashes)  # sorted
-    return unique[:k]
+def _union_smallest(kept: np.ndarray, new: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` smallest of two sorted arrays of distinct hashes, without repeats.
+
+    A stable sort of two sorted runs is a linear merge (timsort), so keeping the sketch
+    costs O(k) per batch rather than a fresh sort of everything.
+    """
+    if new.size == 0:
+        return kept
+    if kept.size:
+        fresh = new[~np.isin(new, kept, assume_unique=True)]
+        merged = np.sort(np.concatenate([kept, fresh]), kind="stable")
+    else:
+        merged = new
+    return merged[:k]
 
 
 @dataclass

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from assay.errors import (
 from assay.spec.models import DatasetSchema, DatasetSpec, Spec
 
 BATCH_SIZE = 65_536
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-sha256")
 _SUFFIX_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -56,9 +59,18 @@ class Dataset:
     path: Path | None
     format: str
     rows: int
-    sha256: str
-    size: int
+    digest: Future[tuple[str, int]]
     arrow: pads.Dataset
+
+    @property
+    def sha256(self) -> str:
+        """The file's sha256 (hashed in a background thread while the audit reads the data)."""
+        return self.digest.result()[0]
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes (of the Arrow IPC stream for an in-memory table)."""
+        return self.digest.result()[1]
 
     @property
     def schema(self) -> pa.Schema:
@@ -143,17 +155,16 @@ def open_dataset(spec: Spec, name: str) -> Dataset:
             f"{spec.where('datasets', name, 'path')}: cannot tell the format of {path} from its "
             "suffix. Add `format: parquet`, `format: csv` or `format: arrow`."
         )
-    try:
-        sha, size = file_sha256(path)
-    except OSError as exc:
+    if not os.access(path, os.R_OK):
         raise InputError(
-            f"{path}: cannot read dataset {name!r} ({exc.strerror}). Check its permissions."
-        ) from None
+            f"{path}: cannot read dataset {name!r} (permission denied). Check its permissions."
+        )
     arrow = _open_file(path, fmt, ds_spec, name)
     rows = _validated_rows(arrow, path, fmt, name)
     if rows == 0:
         raise InputError(DATA_EMPTY.format(file=path, dataset=name))
-    return Dataset(name, role, ds_spec, path, fmt, rows, sha, size, arrow)
+    # hashlib releases the GIL: the file is hashed on another core while the audit runs.
+    return Dataset(name, role, ds_spec, path, fmt, rows, _HASHING.submit(file_sha256, path), arrow)
 
 
 def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
@@ -164,10 +175,9 @@ def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     buffer = sink.getvalue()
-    sha = hashlib.sha256(memoryview(buffer)).hexdigest()
-    return Dataset(
-        name, role, ds_spec, None, "memory", table.num_rows, sha, buffer.size, pads.dataset(table)
-    )
+    digest: Future[tuple[str, int]] = Future()
+    digest.set_result((hashlib.sha256(memoryview(buffer)).hexdigest(), buffer.size))
+    return Dataset(name, role, ds_spec, None, "memory", table.num_rows, digest, pads.dataset(table))
 
 
 def as_arrow_table(data: Any, name: str = "data") -> pa.Table:
