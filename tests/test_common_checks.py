@@ -24,6 +24,7 @@ from assay.checks import load_builtin
 from assay.checks._context import Context
 from assay.checks._registry import DOMAINS, REGISTRY, CheckInfo, Finding, Severity, Status
 from assay.policy import params_for
+from assay.profiles.engine import ScanOptions
 from assay.run import Run, compute_verdict
 from assay.sources import file_sha256, open_dataset
 from assay.spec.loader import spec_from_mapping
@@ -47,6 +48,8 @@ FIXTURE_CAPABILITIES = {
     "lineage",
     "sensitive",
     "baseline",
+    "predictions",
+    "reference_current",
 }
 
 SCHEMA: dict[str, Any] = {
@@ -57,14 +60,16 @@ SCHEMA: dict[str, Any] = {
         "colour": {"type": "string", "allowed": ["red", "green", "blue"]},
         "sex": {"type": "string", "allowed": ["f", "m"]},
         "y": {"type": "integer", "nullable": False, "allowed": [0, 1]},
+        "pred": {"type": "integer", "nullable": False, "allowed": [0, 1]},
     },
     "extra_columns": "fail",
 }
 COLOURS = ["red", "green", "blue"]
 
 
-def good_tables() -> tuple[pa.Table, pa.Table]:
-    """Balanced, complete, unique rows; test rows share nothing with train."""
+def good_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Balanced, complete, unique rows; test rows share nothing with train; current data
+    drawn like train."""
 
     def table(n: int, first_id: int, offset: float) -> pa.Table:
         return pa.table(
@@ -75,14 +80,15 @@ def good_tables() -> tuple[pa.Table, pa.Table]:
                 "colour": [COLOURS[i % 3] for i in range(n)],
                 "sex": ["f" if i % 4 < 2 else "m" for i in range(n)],
                 "y": [i % 2 for i in range(n)],
+                "pred": [(i // 2) % 2 for i in range(n)],
             }
         )
 
-    return table(200, 0, 0.0), table(100, 1000, 0.25)
+    return table(200, 0, 0.0), table(100, 1000, 0.25), table(200, 5000, 0.0)
 
 
-def bad_tables() -> tuple[pa.Table, pa.Table]:
-    """Every integrity problem at once."""
+def bad_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Every integrity problem at once, and current data that drifted everywhere."""
     n = 200
     ids = list(range(n))
     ids[5] = ids[6] = 4  # repeated ids
@@ -94,7 +100,16 @@ def bad_tables() -> tuple[pa.Table, pa.Table]:
     colour = [COLOURS[i % 3] for i in range(n)]
     colour[8] = colour[9] = "purple"  # not allowed
     y = [1 if i % 50 == 0 else 0 for i in range(n)]  # 2% positives
-    rows = {"id": ids, "age": age, "income": income, "colour": colour, "sex": ["f"] * n, "y": y}
+    pred = [(i // 2) % 2 for i in range(n)]
+    rows = {
+        "id": ids,
+        "age": age,
+        "income": income,
+        "colour": colour,
+        "sex": ["f"] * n,
+        "y": y,
+        "pred": pred,
+    }
     train = pa.table(rows)
     # Duplicate rows (beyond the id), and conflicting labels on identical features.
     copies = train.slice(100, 40).to_pydict()
@@ -108,15 +123,28 @@ def bad_tables() -> tuple[pa.Table, pa.Table]:
     test = test.append_column(
         "age", pa.array([str(a) for a in train.column("age")[:60].to_pylist()])
     )
-    return train, test
+    current = pa.table(
+        {
+            "id": list(range(5000, 5000 + n)),
+            "age": [70 + i % 10 for i in range(n)],
+            "income": [9000.0 + 30.0 * i for i in range(n)],
+            "colour": ["red"] * n,
+            "sex": ["m"] * n,
+            "y": [1] * n,
+            "pred": [1] * n,
+            "notes": pa.array([None] * n, pa.string()),
+        }
+    )
+    return train, test, current
 
 
 def build_spec(kind: str, root: Path) -> Spec:
     """The good or bad fixture: Parquet files, pinned checksums, a two-step lineage."""
     root.mkdir(parents=True, exist_ok=True)
-    train, test = good_tables() if kind == "good" else bad_tables()
+    train, test, current = good_tables() if kind == "good" else bad_tables()
     pq.write_table(train, root / "train.parquet")
     pq.write_table(test, root / "test.parquet")
+    pq.write_table(current, root / "current.parquet")
     (root / "raw.csv").write_text("id,age\n1,30\n")
     pq.write_table(
         pa.concat_tables([train.select(["id"]), test.select(["id"])]), root / "clean.parquet"
@@ -133,6 +161,7 @@ def build_spec(kind: str, root: Path) -> Spec:
         "target": "y",
         "id": "id",
         "positive_label": 1,
+        "prediction": "pred",
         "sensitive": ["sex"],
         "schema": SCHEMA,
     }
@@ -144,6 +173,7 @@ def build_spec(kind: str, root: Path) -> Spec:
             "datasets": {
                 "train": {**dataset, "path": "train.parquet", "sha256": pinned_train},
                 "test": {**dataset, "path": "test.parquet", "sha256": sha["test.parquet"]},
+                "current": {**dataset, "path": "current.parquet"},
             },
             "lineage": [
                 {
@@ -179,7 +209,8 @@ def applicable(info: CheckInfo) -> bool:
 def run(info: CheckInfo, spec: Spec, baseline: Run | None = None) -> list[Finding]:
     """Run check ``info`` as the runner would: after-checks see the other checks' findings."""
     datasets = {name: open_dataset(spec, name) for name in spec.datasets}
-    ctx = Context(spec, datasets)
+    sample = max(i.sample_rows for i in REGISTRY.values())
+    ctx = Context(spec, datasets, options=ScanOptions(seed=spec.seed, sample_size=sample))
     ctx.baseline = baseline
     if info.after_checks:
         for other in sorted(REGISTRY.values(), key=lambda i: i.id):

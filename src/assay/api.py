@@ -80,11 +80,10 @@ def execute(
         )
         stored = existing.resolve(baseline)
         baseline_run, baseline_id = stored.run, stored.id
+    if repo is not None and not isinstance(repo, Repository):
+        Repository.check(repo)  # writable? checked now; created only when the run is stored
     datasets = open_inputs(spec)
     profiles = open_profiles(spec)
-    repository = (
-        repo if isinstance(repo, Repository) or repo is None else Repository.open(Path(repo))
-    )
     outcome = run_audit(
         spec,
         datasets=datasets,
@@ -96,8 +95,9 @@ def execute(
         profiles=profiles,
         executor=executor_for(engine, scheduler),
     )
-    if repository is None:
+    if repo is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)
+    repository = repo if isinstance(repo, Repository) else Repository.open(Path(repo))
     stored = repository.store_run(outcome.run, outcome.blobs)
     # Reports render what was stored, read back, never the in-memory copy.
     return AuditResult(repository.load_run(stored.id), stored.id, repository, outcome.blobs)

@@ -101,6 +101,8 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("documents")
     if any(d.sensitive for d in ds.values()):
         caps.add("sensitive")
+    if any(d.prediction or d.score for d in ds.values()):
+        caps.add("predictions")
     roles = {spec.role_of(n) for n in ds}
     if roles & {"reference", "train"} and "current" in roles:
         caps.add("reference_current")

@@ -313,6 +313,7 @@ CAPABILITIES = {
     "model": "a `model:` reference",
     "documents": "a `documents:` folder",
     "sensitive": "`sensitive:` columns on a dataset",
+    "predictions": "a `prediction:` or `score:` column on a dataset",
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
 }

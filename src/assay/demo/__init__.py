@@ -51,6 +51,7 @@ datasets:
     path: data/train.parquet
     sha256: {sha_train}
     id: record_id
+    timestamp: year           # the arrest year: time, not a feature
     target: released
     positive_label: "Yes"
     sensitive:
@@ -74,6 +75,7 @@ datasets:
     path: data/test.parquet
     sha256: {sha_test}
     id: record_id
+    timestamp: year
     target: released
     positive_label: "Yes"
     prediction: predicted
@@ -86,6 +88,7 @@ datasets:
     path: data/current.parquet
     sha256: {sha_current}
     id: record_id
+    timestamp: year
     target: released
     positive_label: "Yes"
     prediction: predicted

@@ -60,8 +60,11 @@ def _problem(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def prepare_folder(root: Path) -> None:
-    """Make sure ``root`` is, or can become, a writable folder, before writing anything in it."""
+def prepare_folder(root: Path, *, create: bool = True) -> None:
+    """Make sure ``root`` is, or can become, a writable folder, before writing anything in it.
+
+    With ``create=False`` nothing is created: only whether it could be is checked.
+    """
     try:
         if root.exists() or root.is_symlink():
             if not root.is_dir():
@@ -72,7 +75,8 @@ def prepare_folder(root: Path) -> None:
             if not ancestor.is_dir():
                 raise NotADirectoryError(0, f"{ancestor} is a file, not a folder")
             probe_writable(ancestor)
-            root.mkdir(parents=True)
+            if create:
+                root.mkdir(parents=True)
     except OSError as exc:
         raise RepositoryError(REPO_NOT_WRITABLE.format(path=root, problem=_problem(exc))) from None
 

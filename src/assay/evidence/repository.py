@@ -28,12 +28,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
-from assay.errors import RUN_NOT_FOUND, RepositoryError, RunNotFoundError
+from assay.errors import REPO_NEWER, RUN_NOT_FOUND, RepositoryError, RunNotFoundError
 from assay.evidence import _index
 from assay.evidence import _messages as msg
 from assay.evidence._index import RunSummary
 from assay.evidence._ledger import HEX64, iso_utc, utc_now
-from assay.evidence._store import Store, is_writable, prepare_folder
+from assay.evidence._store import FORMAT_VERSION, Store, is_writable, prepare_folder
 from assay.evidence.bundle import export_bundle
 from assay.evidence.signing import Approval, load_private_key, sign_approval
 from assay.evidence.verify import VerifyReport, verify_repository
@@ -84,6 +84,19 @@ class Repository:
             store.initialise()
         store.check_format()
         return cls(store)
+
+    @classmethod
+    def check(cls, path: str | os.PathLike[str]) -> None:
+        """Raise :class:`~assay.errors.RepositoryError` unless :meth:`open` could create or
+        write a repository at ``path`` — without creating or changing anything."""
+        root = Path(path)
+        prepare_folder(root, create=False)
+        if (root / "FORMAT").exists():
+            found = Store(root, writable=False, lock_timeout=0).format_version()
+            if found > FORMAT_VERSION:
+                raise RepositoryError(
+                    REPO_NEWER.format(path=root, found=found, supported=FORMAT_VERSION)
+                )
 
     @property
     def path(self) -> Path:

@@ -26,9 +26,10 @@ SCHEDULER_UNREACHABLE = (
 
 
 def dask_executor(
-    scheduler: str | None = None, *, timeout: float = CONNECT_TIMEOUT, workers: int = 2
+    scheduler: str | None = None, *, timeout: float | None = None, workers: int = 2
 ) -> Executor:
     """An executor that submits the pass's tasks to a Dask cluster and yields their results."""
+    wait = CONNECT_TIMEOUT if timeout is None else timeout
 
     def execute(tasks: list[Task]) -> Iterator[TaskResult]:
         from distributed import Client, LocalCluster
@@ -46,7 +47,7 @@ def dask_executor(
                 )
                 client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
             else:
-                client = stack.enter_context(_connect(Client, scheduler, timeout))
+                client = stack.enter_context(_connect(Client, scheduler, wait))
             futures = client.map(run_task, tasks, pure=False)
             results: list[TaskResult] = client.gather(futures)
         yield from results
