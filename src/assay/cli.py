@@ -39,6 +39,8 @@ app.add_typer(runs_app, name="runs")
 DEFAULT_REPO = ".assay"
 DEFAULT_KEY = Path("~/.config/assay/signing.key")
 FORMATS = ("html", "json", "junit", "md")
+REPORT_MODULES = ("assay.reports.html", "assay.reports.plots")
+"""Imported while the audit reads data when an HTML report is asked for (matplotlib, Jinja2)."""
 
 RepoOption = Annotated[
     Path,
@@ -149,6 +151,7 @@ def audit(
             progress=progress,
             engine=engine,
             scheduler=scheduler,
+            preload=REPORT_MODULES if html else (),
         )
     outputs = {"html": html, "json": None if machine else json_out, "junit": junit, "md": md}
     _write_reports(
@@ -486,7 +489,7 @@ def demo(
         )
     spec_path = prepare(directory)
     with _console.progress_bar(not quiet) as progress:
-        result = execute(spec_path, repo=repo, progress=progress)
+        result = execute(spec_path, repo=repo, progress=progress, preload=REPORT_MODULES)
     reports = directory / "reports"
     paths = {
         fmt: reports / f"report.{ext}"

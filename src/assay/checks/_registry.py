@@ -196,6 +196,7 @@ class CheckInfo:
     min_rows: int
     after_checks: bool = False
     sample_rows: int = 0
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,12 +334,16 @@ def check(
     min_rows: int = 1,
     after_checks: bool = False,
     sample_rows: int = 0,
+    imports: tuple[str, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under ``check_id`` (``domain.name``).
 
     ``sample_rows=N`` asks the profile pass for a seeded sample of N rows per dataset
-    (``ctx.sample(name)``). ``after_checks=True`` runs the check after all others, with
-    their findings in ``ctx.findings`` (the baseline comparison works this way).
+    (``ctx.sample(name)``). ``imports`` names slow-to-import modules the check needs; the
+    runner imports them in the background while the profile pass reads the data, when the
+    import would otherwise sit on the audit's critical path. ``after_checks=True`` runs the
+    check after all others, with their findings in ``ctx.findings`` (the baseline
+    comparison works this way).
 
     Example::
 
@@ -372,6 +377,7 @@ def check(
             min_rows=min_rows,
             after_checks=after_checks,
             sample_rows=sample_rows,
+            imports=imports,
         )
         return function
 

@@ -18,7 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
-from assay.profiles.sketches import DistinctSketch, FrequentItems, column_seed, hash_array
+from assay.profiles.sketches import (
+    DistinctSketch,
+    FrequentItems,
+    column_seed,
+    hash_array,
+    sorted_unique,
+)
 from assay.sources.schema import logical_type
 
 KLL_K = 800
@@ -266,7 +272,7 @@ class ColumnProfile:
 
 def _more_distinct_than(hashes: np.ndarray, cap: int) -> bool:
     """Cheaply: does this batch alone hold more than ``cap`` distinct values?"""
-    return hashes.size > cap and np.unique(hashes[: 4 * cap]).size > cap
+    return hashes.size > cap and sorted_unique(hashes[: 4 * cap]).size > cap
 
 
 def _counted(array: pa.Array | pa.ChunkedArray, hashes: np.ndarray, nulls: int) -> np.ndarray:

@@ -17,9 +17,12 @@ exact duplicate, overlap and label-conflict detection.
 from __future__ import annotations
 
 import os
-from collections import deque
+import pickle
+import queue
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,47 +239,80 @@ def run_inline(tasks: list[Task]) -> Iterator[TaskResult]:
         yield run_task(task)
 
 
-def local_pool(workers: int) -> Callable[[list[Task]], Iterator[TaskResult]]:
-    """Run tasks here and in ``workers − 1`` worker processes, both drawing from one queue.
+def local_pool(workers: int) -> Executor:
+    """Run tasks here and in ``workers − 1`` worker processes, all drawing from one queue.
 
-    This process is warm (everything imported, files open) while a new worker takes about
-    half a second to start, so it works from the first moment instead of waiting.
+    This process is warm (everything imported, files open) while a new worker takes a few
+    tenths of a second to start, so it works from the first moment instead of waiting.
+    Workers are ``python -m assay.profiles._worker`` processes fed over pipes.
     """
 
     def execute(tasks: list[Task]) -> Iterator[TaskResult]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, Future, wait
-
-        # spawn, not fork: the parent's Arrow thread pools must not be forked; a fork server
-        # would start no sooner (it imports the same modules) and outlive the audit.
-        context = multiprocessing.get_context("spawn")
         # Largest slices first, so no big task is left for the end.
-        pending = deque(
-            sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
-        )
+        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
+        pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in order:
+            pending.put(i)
         results: dict[int, TaskResult] = {}
-        with ProcessPoolExecutor(max_workers=max(1, workers - 1), mp_context=context) as pool:
-            running: dict[Future[TaskResult], int] = {}
-
-            def feed() -> None:
-                while pending and len(running) < max(1, workers - 1):
-                    i = pending.popleft()
-                    running[pool.submit(run_task, tasks[i])] = i
-
-            feed()
-            while pending or running:
-                if pending:
-                    i = pending.popleft()
-                    results[i] = run_task(tasks[i])
-                else:
-                    wait(list(running), return_when=FIRST_COMPLETED)
-                for future in [f for f in running if f.done()]:
-                    results[running.pop(future)] = future.result()
-                feed()
+        failures: list[BaseException] = []
+        helpers = [
+            threading.Thread(
+                target=_feed_worker, args=(tasks, pending, results, failures), daemon=True
+            )
+            for _ in range(max(0, workers - 1))
+        ]
+        for helper in helpers:
+            helper.start()
+        while not failures:
+            try:
+                i = pending.get_nowait()
+            except queue.Empty:
+                break
+            results[i] = run_task(tasks[i])
+        for helper in helpers:
+            helper.join()
+        if failures:
+            raise failures[0]
         for i in range(len(tasks)):
             yield results[i]
 
     return execute
+
+
+def _feed_worker(
+    tasks: list[Task],
+    pending: queue.SimpleQueue[int],
+    results: dict[int, TaskResult],
+    failures: list[BaseException],
+) -> None:
+    """One worker process, fed tasks from ``pending`` until it is empty (runs in a thread)."""
+    from assay.profiles._worker import read_frame, write_frame
+
+    command = [sys.executable, "-m", "assay.profiles._worker"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            while not failures:
+                try:
+                    i = pending.get_nowait()
+                except queue.Empty:
+                    break
+                task = pickle.dumps(tasks[i], protocol=pickle.HIGHEST_PROTOCOL)
+                write_frame(process.stdin, task)
+                frame = read_frame(process.stdout)
+                if frame is None:
+                    code = process.wait()
+                    raise RuntimeError(
+                        f"a profile worker process stopped unexpectedly (exit code {code})"
+                    )
+                outcome = pickle.loads(frame)
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                results[i] = outcome
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            process.stdin.close()  # the worker exits at the end of its input
 
 
 def assemble(

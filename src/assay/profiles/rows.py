@@ -61,6 +61,9 @@ def duplicate_groups(hashes: np.ndarray) -> GroupFacts:
     rows = int(hashes.size)
     if rows == 0:
         return GroupFacts(0, 0, 0, 0, [])
+    ordered = np.sort(hashes)
+    if not (ordered[1:] == ordered[:-1]).any():  # the common case: a sort costs ~5 ms per 1 M
+        return GroupFacts(rows, 0, 0, 0, [])
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -104,4 +107,6 @@ def overlap(left: np.ndarray, right: np.ndarray) -> int:
     """Rows of ``right`` whose hash is also a hash of ``left``."""
     if left.size == 0 or right.size == 0:
         return 0
-    return int(np.isin(right, np.unique(left), assume_unique=False).sum())
+    known = np.sort(left)
+    at = np.minimum(np.searchsorted(known, right), known.size - 1)
+    return int((known[at] == right).sum())

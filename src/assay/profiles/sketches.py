@@ -94,10 +94,23 @@ def _smallest_distinct(hashes: np.ndarray, k: int) -> np.ndarray:
     if hashes.size > 4 * k:
         # Fast path for high-cardinality columns: if the k+1 smallest values are distinct,
         # they are the k+1 smallest distinct values. A sort of 65 k hashes would cost ~3 ms.
-        candidates = np.unique(np.partition(hashes, k)[: k + 1])
+        candidates = sorted_unique(np.partition(hashes, k)[: k + 1])
         if candidates.size == k + 1:
             return candidates[:k]
-    return np.unique(hashes)[:k]
+    return sorted_unique(hashes)[:k]
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` for integer hashes, by sorting: NumPy 2's hash-based ``unique`` takes
+    about 0.5 s on a million distinct uint64 values, a sort about 5 ms."""
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    result: np.ndarray = ordered[keep]
+    return result
 
 
 def _union_smallest(kept: np.ndarray, new: np.ndarray, k: int) -> np.ndarray:

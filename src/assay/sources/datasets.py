@@ -314,7 +314,7 @@ def _raise_not_utf8(path: Path) -> None:
 # that a worker process (or a Dask worker) calls to stream one slice of a dataset. ``parts``
 # are Parquet row groups or Arrow IPC record batches; ``None`` means the whole dataset.
 
-SLICE_ROWS = 131_072
+SLICE_ROWS = 262_144
 """Consecutive row groups (or IPC batches) are joined into slices of at least this many rows."""
 
 

@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 P_VALUE_RANGE = "p-values must lie in [0, 1]; got {value!r} at position {index}."
 
@@ -38,7 +37,21 @@ def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
         values.append(float(p))
     adjusted: list[float | None] = list(p_values)
     if values:
-        corrected = stats.false_discovery_control(np.asarray(values), method="bh")
-        for index, value in zip(present, np.atleast_1d(corrected).tolist(), strict=True):
+        corrected = _bh(np.asarray(values))
+        for index, value in zip(present, corrected.tolist(), strict=True):
             adjusted[index] = float(value)
     return adjusted
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """``scipy.stats.false_discovery_control(p, method="bh")``, in NumPy.
+
+    Sorted ascending, p_(i) · m / i, then the running minimum from the largest down, capped at 1.
+    """
+    m = p.size
+    order = np.argsort(p)
+    scaled = p[order] * (m / np.arange(1, m + 1))  # as scipy computes it, to the last bit
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
