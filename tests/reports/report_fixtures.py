@@ -235,3 +235,200 @@ def build_empty() -> Stored:
         verdict=compute_verdict([], Severity.MAJOR),
     )
     return Stored(run)
+
+
+# Drift ------------------------------------------------------------------------------------
+
+HOSTILE_COLUMN = "se<g>ment & co"
+"""A column name that must reach the drift section only as escaped text."""
+
+MATH_LABEL = "$x^2$"
+"""A category that matplotlib would draw as mathtext if it parsed it."""
+
+
+def drift_column(
+    column: str,
+    kind: str,
+    effect: float | None,
+    plot: Mapping[str, Any] | None,
+    *,
+    test: str | None = "ks",
+    statistic: float | None = None,
+    p_value_adjusted: float | None = None,
+) -> dict[str, Any]:
+    """One column entry of a drift artefact, shaped as the drift checks store it."""
+    return {
+        "column": column,
+        "subject": f"current:{column}",
+        "kind": kind,
+        "test": test,
+        "statistic": effect if statistic is None and test is not None else statistic,
+        "p_value": p_value_adjusted,
+        "p_value_adjusted": p_value_adjusted,
+        "exact": None if test is None else True,
+        "effect_size": effect,
+        "plot": plot,
+    }
+
+
+def histogram(shift: float = 0.0) -> dict[str, Any]:
+    reference = [0.3, 0.3, 0.2, 0.15, 0.05]
+    current = [max(0.0, s - shift) if i < 2 else s + shift for i, s in enumerate(reference)]
+    return {
+        "type": "histogram",
+        "edges": [18.0, 30.0, 42.0, 54.0, 66.0, 78.0],
+        "reference": reference,
+        "current": current,
+    }
+
+
+def bars(
+    labels: Sequence[str], reference: Sequence[float], current: Sequence[float]
+) -> dict[str, Any]:
+    return {"type": "bars", "labels": list(labels), "reference": reference, "current": current}
+
+
+def drift_finding(
+    check_id: str,
+    column: str,
+    status: Status,
+    message: str,
+    evidence: str,
+    *,
+    waiver: Waiver | None = None,
+) -> Finding:
+    return Finding(
+        check_id,
+        "drift",
+        f"current:{column}",
+        status,
+        Severity.MAJOR,
+        "ml-team",
+        message,
+        metrics={"n_reference": 5_000, "n_current": 4_800, "effect_size": None},
+        threshold=Threshold("p_value_adjusted", fail=0.05, direction="min"),
+        evidence=(evidence,),
+        waiver=waiver,
+    )
+
+
+def drift_artefact(check_id: str, columns: list[dict[str, Any]]) -> tuple[Artefact, bytes]:
+    content = {"reference": "train", "current": "current", "check": check_id, "columns": columns}
+    raw = json.dumps(content, sort_keys=True).encode()
+    return artefact(f"drift/{check_id}/current.json", "application/json", raw)
+
+
+def build_drift() -> Stored:
+    """A run with two drift artefacts (feature and label) of one train → current comparison.
+
+    Ranked by effect size: age 0.42 (fail, histogram), target 0.3 (drift.label, fail, bars),
+    the hostile column 0.25 (waived, bars), city 0.18 (warn, bars), income 0.01 (pass), zip
+    (fail, no plot: its type changed).
+    """
+    features, features_bytes = drift_artefact(
+        "drift.feature",
+        [
+            drift_column("income", "numeric", 0.01, histogram(0.0), p_value_adjusted=0.9),
+            drift_column(
+                "city",
+                "categorical",
+                0.18,
+                bars(["Paris", HOSTILE, MATH_LABEL], [0.5, 0.3, 0.2], [0.3, 0.3, 0.4]),
+                test="psi",
+                statistic=0.15,
+            ),
+            drift_column("zip", "categorical", None, None, test=None),
+            drift_column(
+                "age", "numeric", 0.42, histogram(0.1), statistic=0.31, p_value_adjusted=4e-6
+            ),
+            drift_column(
+                HOSTILE_COLUMN,
+                "boolean",
+                0.25,
+                bars(["true", "false"], [0.7, 0.3], [0.45, 0.55]),
+                test="chi_squared",
+                statistic=31.5,
+                p_value_adjusted=2e-8,
+            ),
+        ],
+    )
+    label, label_bytes = drift_artefact(
+        "drift.label",
+        [
+            drift_column(
+                "target",
+                "categorical",
+                0.3,
+                bars(["0", "1"], [0.8, 0.2], [0.6, 0.4]),
+                test="chi_squared",
+                statistic=12.0,
+                p_value_adjusted=4e-4,
+            )
+        ],
+    )
+    ref = features.ref
+    findings = [
+        drift_finding(
+            "drift.feature", "age", Status.FAIL, "current:age drifted: ks p = 1e-06.", ref
+        ),
+        drift_finding(
+            "drift.feature", "city", Status.WARN, "current:city shifted: psi = 0.15.", ref
+        ),
+        drift_finding(
+            "drift.feature",
+            "zip",
+            Status.FAIL,
+            "current:zip: the column's type changed from integer in train to string in current.",
+            ref,
+        ),
+        drift_finding("drift.feature", "income", Status.PASS, "current:income: ks p = 0.9.", ref),
+        drift_finding(
+            "drift.feature",
+            HOSTILE_COLUMN,
+            Status.WAIVED,
+            "segment shifted.",
+            ref,
+            waiver=Waiver("Known campaign", "cro@example.org", "2031-01-31"),
+        ),
+        drift_finding("drift.label", "target", Status.FAIL, "current:target drifted.", label.ref),
+        Finding(
+            "drift.dataset",
+            "drift",
+            "current",
+            Status.FAIL,
+            Severity.MAJOR,
+            "ml-team",
+            "current: 2 of 4 features drifted against train (age, zip).",
+            metrics={"drift_share": 0.5, "drifted_features": 2, "features": 4},
+            threshold=Threshold("drift_share", warn=0.25, fail=0.5),
+        ),
+    ]
+    base = build_stored()
+    run = replace(
+        base.run,
+        findings=findings,
+        verdict=compute_verdict(findings, Severity.MAJOR),
+        artefacts=(features, label),
+    )
+    return Stored(run, {features.sha256: features_bytes, label.sha256: label_bytes}, ())
+
+
+def build_many_drifted(n: int) -> Stored:
+    """A run whose one drift artefact has ``n`` failing numeric columns, effect 0.01 to n/100."""
+    columns = [
+        drift_column(f"col_{i:02d}", "numeric", (i + 1) / 100, histogram(0.01 * i), statistic=0.2)
+        for i in range(n)
+    ]
+    features, raw = drift_artefact("drift.feature", columns)
+    findings = [
+        drift_finding("drift.feature", c["column"], Status.FAIL, "drifted", features.ref)
+        for c in columns
+    ]
+    base = build_stored()
+    run = replace(
+        base.run,
+        findings=findings,
+        verdict=compute_verdict(findings, Severity.MAJOR),
+        artefacts=(features,),
+    )
+    return Stored(run, {features.sha256: raw}, ())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
-from report_fixtures import Stored
+from report_fixtures import HOSTILE_COLUMN, Stored, build_drift
 
 pytestmark = pytest.mark.browser
 
@@ -138,6 +139,53 @@ def test_report_fits_the_window(browser: Browser, report: Path, width: int) -> N
     opened = Opened(browser, report, width=width)
     overflow = opened.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+    opened.assert_offline_and_clean()
+
+
+@pytest.fixture
+def drift_report(tmp_path: Path) -> Path:
+    path = tmp_path / "drift.html"
+    path.write_text(build_drift().render("html"), encoding="utf-8")
+    return path
+
+
+def test_drift_section_renders_its_table_and_plots(browser: Browser, drift_report: Path) -> None:
+    opened = Opened(browser, drift_report)
+    page = opened.page
+    section = page.locator("#drift")
+    expect(section).to_be_visible()
+    expect(section.locator("h3")).to_have_text("train → current")
+    expect(section.locator("table.drift-table tbody tr")).to_have_count(6)
+    expect(section.locator("table.drift-table")).to_contain_text(HOSTILE_COLUMN)
+
+    plots = section.locator("figure.drift-plot svg.plot")
+    expect(plots).to_have_count(4)
+    for i in range(4):
+        plot = plots.nth(i)
+        plot.scroll_into_view_if_needed()
+        expect(plot).to_be_visible()
+        box = plot.bounding_box()
+        assert box is not None and box["width"] > 250 and box["height"] > 100
+        expect(plot.locator("text", has_text="reference: train")).to_be_visible()
+    expect(plots.first).to_have_attribute("role", "img")
+
+    page.locator("nav.toc a[href='#drift']").click()
+    expect(page).to_have_url(re.compile(r"#drift$"))
+    section.locator("a[href='#drift-1-plot-3']").click()
+    expect(page).to_have_url(re.compile(r"#drift-1-plot-3$"))
+    expect(page.locator("#drift-1-plot-3")).to_be_in_viewport()
+    expect(page.locator("#drift-1-plot-3 figcaption")).to_contain_text(HOSTILE_COLUMN)
+    opened.assert_offline_and_clean()
+
+
+@pytest.mark.parametrize("width", [1280, 760])
+def test_drift_section_fits_the_window(browser: Browser, drift_report: Path, width: int) -> None:
+    opened = Opened(browser, drift_report, width=width)
+    overflow = opened.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    for plot in opened.page.locator("#drift svg.plot").all():
+        box = plot.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
     opened.assert_offline_and_clean()
 
 

@@ -7,7 +7,12 @@ import re
 from report_fixtures import build_stored
 
 from assay.checks._registry import Finding, Severity, Status, Threshold
-from assay.reports.plots import THRESHOLD_PLOT_LIMIT, domain_status_svg, threshold_svg
+from assay.reports.plots import (
+    THRESHOLD_PLOT_LIMIT,
+    DriftPlotter,
+    domain_status_svg,
+    threshold_svg,
+)
 
 
 def graded(i: int, subject: str = "column") -> Finding:
@@ -62,3 +67,50 @@ def test_threshold_plot_is_capped() -> None:
 def test_text_outside_the_plot_font_raises_no_warning() -> None:
     svg, _ = threshold_svg([graded(0, subject="中文列")])
     assert svg is not None and "中文列_0" in svg
+
+
+def test_threshold_labels_are_not_parsed_as_mathtext() -> None:
+    svg, _ = threshold_svg([graded(0, subject="price_$_usd$")])
+    assert svg is not None and ">drift.feature[price_$_usd$_0]<" in svg
+
+
+EDGES, REFERENCE, CURRENT = [0.0, 1.0, 2.0, 3.0], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]
+LABELS = ["a", "a much longer category name", "c"]
+
+
+def drift_histogram(plotter: DriftPlotter, name: str = "h", title: str = "Histogram of x") -> str:
+    return plotter.histogram(EDGES, REFERENCE, CURRENT, name=name, title=title)
+
+
+def drift_bars(plotter: DriftPlotter, name: str = "b") -> str:
+    return plotter.bars(LABELS, REFERENCE, CURRENT, name=name, title="Bars of x")
+
+
+def test_drift_plots_are_inline_svg_elements() -> None:
+    plotter = DriftPlotter("train", "current")
+    histogram = drift_histogram(plotter, "h-1", 'Histogram of "x" & <y>')
+    assert histogram.startswith(
+        '<svg class="plot" role="img" aria-label="Histogram of &quot;x&quot; &amp; &lt;y>"'
+    )
+    for svg, prefix in ((histogram, "h-1-"), (drift_bars(plotter), "b-")):
+        assert svg.endswith("</svg>") and "xmlns" not in svg and "http" not in svg
+        assert all(i.startswith(prefix) for i in re.findall(r'\bid="([^"]+)"', svg))
+        assert ">reference: train<" in svg and ">current: current<" in svg
+    assert ">a much longer category name<" in drift_bars(plotter)
+
+
+def test_reusing_a_figure_draws_what_a_fresh_one_draws() -> None:
+    used = DriftPlotter("train", "current")
+    drift_bars(used, "other")
+    used.histogram([5.0, 6.0], [1.0], [1.0], name="other", title="t")
+    used.bars(["x"], [1.0], [0.0], name="other", title="t")
+    fresh = DriftPlotter("train", "current")
+    assert drift_histogram(used) == drift_histogram(fresh)
+    assert drift_bars(used) == drift_bars(fresh)
+
+
+def test_degenerate_drift_plots_draw_without_warnings() -> None:
+    plotter = DriftPlotter("a reference with a very long name", "a current with a long name")
+    assert "<svg" in plotter.histogram([4.0, 4.0], [1.0], [1.0], name="c", title="constant")
+    assert "<svg" in plotter.bars(["only"], [0.0], [0.0], name="z", title="zero shares")
+    assert "<svg" in plotter.bars(["中文列"], [1.0], [0.5], name="u", title="other script")

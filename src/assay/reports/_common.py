@@ -33,6 +33,16 @@ STATUS_ORDER = (
 )
 """Statuses from most to least in need of attention: the order reports list findings in."""
 
+STATUS_COLOURS = {
+    "pass": "#1a7f37",
+    "warn": "#bf8700",
+    "fail": "#cf222e",
+    "error": "#8250df",
+    "skipped": "#8c959f",
+    "waived": "#0969da",
+}
+"""One colour per status, shared by the plots and the report's stylesheet."""
+
 MANIFEST_PREFIX = "manifest/"
 JSON_MEDIA_TYPE = "application/json"
 INLINE_JSON_LIMIT = 20_000

@@ -2,8 +2,9 @@
 
 The page is rendered by the Jinja2 template ``templates/report.html.j2`` with autoescaping on;
 everything a run carries is text to the template and is escaped. The only markup inserted
-unescaped is the SVG the :mod:`assay.reports.plots` module draws. Styles and the small script
-that filters the findings table are inline, so the file references nothing outside itself.
+unescaped is the SVG the :mod:`assay.reports.plots` module draws (imported, with matplotlib,
+only when there is something to draw). Styles and the small script that filters the findings
+table are inline, so the file references nothing outside itself.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from markupsafe import Markup
 
 from assay._version import __version__
 from assay.checks._registry import Finding
-from assay.reports import plots
 from assay.reports._common import (
     INLINE_JSON_LIMIT,
     JSON_MEDIA_TYPE,
+    STATUS_COLOURS,
     STATUS_ORDER,
     Artefacts,
     Loader,
@@ -39,6 +40,8 @@ from assay.reports._common import (
     sorted_findings,
     verdict_counts,
 )
+from assay.reports._drift import PLOT_LIMIT as DRIFT_PLOT_LIMIT
+from assay.reports._drift import drift_section
 from assay.run import Run
 
 TEMPLATE = "report.html.j2"
@@ -46,6 +49,7 @@ _HEADER_KEYS = frozenset({"name", "version"})
 UNLISTED_EVIDENCE = "not listed among the run's artefacts"
 LARGE_EVIDENCE = "larger than {limit:,} bytes; read it with `assay runs show`"
 SPENT_EVIDENCE = "not inlined: the report's {limit:,}-byte budget for inline evidence is spent"
+DRIFT_EVIDENCE = "drawn in the Drift section of this report"
 SIGNATURE_LABELS = {
     "valid": "valid",
     "invalid": "INVALID: changed after signing",
@@ -96,7 +100,7 @@ def render_html(
     evidence = _Evidence(artefacts)
     blocking = set(run.verdict.blocking)
     findings = list(run.findings)
-    threshold_plot, plot_omitted = plots.threshold_svg(findings)
+    domain_plot, threshold_plot, plot_omitted = _summary_plots(findings)
     context = {
         "run": run,
         "run_id": run_id,
@@ -109,13 +113,15 @@ def render_html(
         "fail_on": fail_on_text(run.verdict.fail_on),
         "counts": verdict_counts(run),
         "statuses": [s.value for s in STATUS_ORDER],
-        "colours": plots.STATUS_COLOURS,
+        "colours": STATUS_COLOURS,
         "domain_counts": [(d, domain_title(d), c) for d, c in counts_by_domain(findings).items()],
         "filter_domains": [(d, domain_title(d)) for d in domains_in_order(findings)],
         "findings": [_finding_view(f, blocking, evidence) for f in sorted_findings(findings)],
-        "domain_plot": _markup(plots.domain_status_svg(findings)),
+        "domain_plot": _markup(domain_plot),
         "threshold_plot": _markup(threshold_plot),
         "threshold_plot_omitted": plot_omitted,
+        "drift": drift_section(run, artefacts),
+        "drift_plot_limit": DRIFT_PLOT_LIMIT,
         "manifests": [_manifest_view(a.name, c.data, c.problem) for a, c in artefacts.manifests()],
         "approvals": [_approval_view(a, run_id) for a in approvals],
         "signature_labels": SIGNATURE_LABELS,
@@ -123,6 +129,16 @@ def render_html(
         "environment": sorted((str(k), _plain(v)) for k, v in run.environment.items()),
     }
     return _environment().get_template(TEMPLATE).render(context)
+
+
+def _summary_plots(findings: Sequence[Finding]) -> tuple[str | None, str | None, int]:
+    """The domain plot, the threshold plot and how many findings the latter left out."""
+    if not findings:
+        return None, None, 0  # nothing to draw: matplotlib stays unimported
+    from assay.reports import plots
+
+    threshold_plot, omitted = plots.threshold_svg(findings)
+    return plots.domain_status_svg(findings), threshold_plot, omitted
 
 
 def _finding_view(
@@ -160,6 +176,8 @@ class _Evidence:
         )
         if artefact.media_type != JSON_MEDIA_TYPE:
             return view
+        if artefact.name.startswith("drift/drift."):  # one per comparison, shared by its columns
+            return replace(view, note=DRIFT_EVIDENCE)
         if artefact.size > INLINE_JSON_LIMIT:
             return replace(view, note=LARGE_EVIDENCE.format(limit=INLINE_JSON_LIMIT))
         if artefact.size > self.remaining:
