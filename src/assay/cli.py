@@ -139,6 +139,7 @@ def audit(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Audit SPEC and store the run; exit 0 if launch-ready, 1 if the gate failed."""
+    _prestart_for(spec, engine)
     from assay.api import execute
 
     machine = json_out == "-"
@@ -162,6 +163,31 @@ def audit(
     else:
         _print_run(result.run, result.run_id, quiet=quiet, show_all=show_all)
     raise typer.Exit(0 if result.run.verdict.passed else 1)
+
+
+PRESTART_BYTES = 20_000_000
+"""Data at least this large starts the profile pass's worker before the audit's imports."""
+
+
+def _prestart_for(spec: Path, engine: str) -> None:
+    """Boot the local engine's worker early when the data is large enough to use it."""
+    if engine != "local":
+        return
+    try:
+        from assay.spec import load_spec
+
+        parsed = load_spec(spec)
+    except AssayError:
+        return  # the audit reports it, with the full message
+    sizes = 0
+    for ds in parsed.datasets.values():
+        if ds.path is not None:
+            path = parsed.resolve(ds.path)
+            sizes += path.stat().st_size if path.is_file() else 0
+    if sizes >= PRESTART_BYTES:
+        from assay.profiles.engine import prestart
+
+        prestart()
 
 
 def _render(result: Any, fmt: str) -> str:

@@ -16,6 +16,7 @@ exact duplicate, overlap and label-conflict detection.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import queue
@@ -279,6 +280,35 @@ def local_pool(workers: int) -> Executor:
     return execute
 
 
+_PRESTARTED: list[subprocess.Popen[bytes]] = []
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "assay.profiles._worker"]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def prestart(workers: int | None = None) -> None:
+    """Start the pass's worker processes now, so they boot while this process gets ready.
+
+    A worker needs a few tenths of a second to import what it runs; started before the
+    caller's own imports, that time overlaps them. Unused workers exit with this process.
+    """
+    count = (workers or min(2, os.cpu_count() or 1)) - 1
+    while len(_PRESTARTED) < count:
+        process = _start_worker()
+        _PRESTARTED.append(process)
+        atexit.register(_stop, process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
+    if process.stdout is not None:
+        process.stdout.close()
+    process.wait()
+
+
 def _feed_worker(
     tasks: list[Task],
     pending: queue.SimpleQueue[int],
@@ -288,8 +318,7 @@ def _feed_worker(
     """One worker process, fed tasks from ``pending`` until it is empty (runs in a thread)."""
     from assay.profiles._worker import read_frame, write_frame
 
-    command = [sys.executable, "-m", "assay.profiles._worker"]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as process:
+    with _PRESTARTED.pop() if _PRESTARTED else _start_worker() as process:
         assert process.stdin is not None and process.stdout is not None
         try:
             while not failures:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,8 +46,6 @@ def column_seed(name: str) -> int:
 
 def hash_array(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
     """64-bit hashes of every value (nulls hash to one fixed value), as a uint64 array."""
-    import polars as pl
-
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
     hashed: np.ndarray = series.hash(seed=seed).to_numpy()
