@@ -178,3 +178,14 @@ def test_drift_against_a_stored_reference_profile(tmp_path: Path) -> None:
         )
     (multi,) = run("drift.multivariate", stored, cur)
     assert multi.status is Status.SKIPPED and "stored profile" in multi.message
+
+
+def test_the_reference_kind_decides_even_when_current_has_few_values() -> None:
+    rng = np.random.default_rng(11)
+    ref = pa.table({"n": rng.integers(0, 500, 2000), "y": rng.integers(0, 2, 2000)})
+    cur = pa.table({"n": rng.integers(0, 5, 2000), "y": rng.integers(0, 2, 2000)})  # 5 values
+    (finding,) = run("drift.feature", ref, cur)
+    assert "type changed" not in finding.message
+    assert finding.threshold is not None and finding.threshold.metric == "p_value_adjusted"
+    assert finding.message.startswith("current:n drifted: ks")
+    assert finding.status is Status.FAIL
