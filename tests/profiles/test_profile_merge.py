@@ -121,3 +121,25 @@ def test_moments_match_numpy() -> None:
     assert p.mean == pytest.approx(x.mean())
     assert p.variance == pytest.approx(x.var())
     assert math.isclose(p.std or 0, x.std(), rel_tol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3)), min_size=1, max_size=200),
+)
+def test_label_conflicts_by_sorting_agree_with_a_lexsort(rows: list) -> None:  # type: ignore[type-arg]
+    from assay.profiles.rows import _conflicting_labels_by_lexsort, conflicting_labels
+
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    features = np.array([f for f, _ in rows], dtype=np.uint64) * mix + np.uint64(12345)
+    labels = np.array([lab for _, lab in rows], dtype=np.uint64) * mix
+    fast, slow = (
+        conflicting_labels(features, labels),
+        _conflicting_labels_by_lexsort(features, labels),
+    )
+    assert (fast.rows, fast.groups, fast.rows_in_groups) == (
+        slow.rows,
+        slow.groups,
+        slow.rows_in_groups,
+    )
+    assert sorted(e["count"] for e in fast.examples) == sorted(e["count"] for e in slow.examples)
