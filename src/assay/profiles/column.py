@@ -95,33 +95,49 @@ class ColumnProfile:
         self.count += n
         self.nulls += nulls
         hashes = hash_array(array, column_seed(self.name))
+        if self.logical == "other" or nulls == n:  # nested values are counted, not summarised
+            return hashes
         present = pc.drop_null(array) if nulls else array
-        if len(present) and self.logical != "other":  # nested values: counted, not summarised
-            counted = _counted(array, hashes, nulls)
+        valid = _validity(array) if nulls else None
+        if self.logical in NUMERIC:
+            x = _as_float(present)
+            nan = np.isnan(x)
+            has_nan = bool(nan.any())
+            counted = hashes if valid is None else hashes[valid]
+            if has_nan:  # NaN is counted in `nans`: neither an item nor a distinct value
+                counted = counted[~nan]
+                present = pc.filter(present, pa.array(~nan))
             self._count_items(present, counted, array.type)
-            if not self.items.exact:  # exact counts know the distinct values; else the sketch
-                self.distinct.update(counted)
-            if self.logical in NUMERIC:
-                self._update_numeric(present)
-            elif self.logical in ("string", "boolean"):
+            self._update_numeric(x, nan if has_nan else None)
+        else:
+            counted = hashes if valid is None else hashes[valid]
+            batch = self._count_items(present, counted, array.type)
+            if batch:  # the batch's own distinct values: min and max without a string scan
+                keys = list(batch)
+                self.min, self.max = _least(self.min, min(keys)), _greatest(self.max, max(keys))
+            else:
                 bounds = pc.min_max(present)
                 self.min = _least(self.min, bounds["min"].as_py())
                 self.max = _greatest(self.max, bounds["max"].as_py())
+        if not self.items.exact:  # exact counts know the distinct values; else the sketch
+            self.distinct.update(counted)
         return hashes
 
-    def _count_items(self, present: Any, counted: np.ndarray, dtype: pa.DataType) -> None:
+    def _count_items(
+        self, present: Any, counted: np.ndarray, dtype: pa.DataType
+    ) -> dict[Any, int] | None:
         """Count values while that stays exact or useful; hand over to the distinct sketch."""
         if self.items.dropped:
-            return
+            return None
         before = list(self.items.counts) if self.items.exact else None
+        batch = None
         if not self.items.summarise and _more_distinct_than(counted, self.items.cap):
             self.items.drop()  # a continuous column: counting its values is wasted work
         else:
-            if pa.types.is_floating(present.type):  # NaN is counted in `nans`, not an item
-                present = pc.filter(present, pc.invert(pc.is_nan(present)))
-            self.items.update(present)
+            batch = self.items.update(present)
         if before is not None and not self.items.exact:
             self._seed_distinct(before, dtype)
+        return batch
 
     def _seed_distinct(self, values: list[Any], dtype: pa.DataType | None) -> None:
         """Give the distinct sketch the values the exact counts held until now."""
@@ -129,12 +145,12 @@ class ColumnProfile:
             keys = pa.array(values, type=dtype) if dtype is not None else pa.array(values)
             self.distinct.update(hash_array(keys, column_seed(self.name)))
 
-    def _update_numeric(self, present: pa.Array | pa.ChunkedArray) -> None:
-        x = _as_float(present)
+    def _update_numeric(self, x: np.ndarray, nan: np.ndarray | None) -> None:
+        """Moments, range, quantiles and exact values of a batch of present numbers."""
+        if nan is not None:
+            self.nans += int(nan.sum())
         finite = np.isfinite(x)
         if not finite.all():
-            nan = np.isnan(x)
-            self.nans += int(nan.sum())
             self.pos_inf += int(np.isposinf(x).sum())
             self.neg_inf += int(np.isneginf(x).sum())
             x = x[finite]
@@ -142,7 +158,8 @@ class ColumnProfile:
             return
         n_b = x.size
         mean_b = float(x.mean())
-        m2_b = float(((x - mean_b) ** 2).sum())
+        deviation = x - mean_b
+        m2_b = float((deviation * deviation).sum())  # not np.dot: BLAS threads fight workers
         self._combine_moments(n_b, mean_b, m2_b)
         self.min = _least(self.min, float(x.min()))
         self.max = _greatest(self.max, float(x.max()))
@@ -275,19 +292,9 @@ def _more_distinct_than(hashes: np.ndarray, cap: int) -> bool:
     return hashes.size > cap and sorted_unique(hashes[: 4 * cap]).size > cap
 
 
-def _counted(array: pa.Array | pa.ChunkedArray, hashes: np.ndarray, nulls: int) -> np.ndarray:
-    """The hashes of values that count as distinct values: not null, not NaN."""
-    keep = None
-    if nulls:
-        keep = pc.is_valid(array)
-    if pa.types.is_floating(array.type):
-        not_nan = pc.invert(pc.is_nan(array))
-        keep = not_nan if keep is None else pc.and_(keep, not_nan)
-    if keep is None:
-        return hashes
-    mask = np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)
-    kept: np.ndarray = hashes[mask]
-    return kept
+def _validity(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which values are not null, as a NumPy bool array."""
+    return np.asarray(pc.is_valid(array).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

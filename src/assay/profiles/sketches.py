@@ -144,14 +144,18 @@ class FrequentItems:
     exact: bool = True
     dropped: bool = False
 
-    def update(self, values: pa.Array | pa.ChunkedArray) -> None:
-        """Count a batch of values (nulls are not counted: the profile counts them)."""
+    def update(self, values: pa.Array | pa.ChunkedArray) -> dict[Any, int] | None:
+        """Count a batch of values (nulls are not counted: the profile counts them).
+
+        Returns the batch's own value counts when they are complete (no value was cut), so a
+        caller can take the batch's min and max from its few distinct values.
+        """
         if self.dropped:
-            return
+            return None
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if len(values) == 0:
-            return
+            return {}
         if pa.types.is_dictionary(values.type):
             values = values.dictionary_decode()
         counted = pc.value_counts(pc.drop_null(values))
@@ -160,7 +164,7 @@ class FrequentItems:
         if len(counted) > self.cap:
             if not self.summarise:
                 self.drop()
-                return
+                return None
             # Keep the batch's commonest `cap` values; the next count bounds what is cut.
             order = pc.select_k_unstable(
                 counts, k=self.cap + 1, sort_keys=[("dummy", "descending")]
@@ -170,6 +174,7 @@ class FrequentItems:
             items, counts = items.take(order), pc.subtract(counts.take(order), cut)
         batch = dict(zip(items.to_pylist(), counts.to_pylist(), strict=True))
         self._absorb(batch, cut, exact=cut == 0)
+        return batch if cut == 0 else None
 
     def merge(self, other: FrequentItems) -> FrequentItems:
         merged = FrequentItems(
