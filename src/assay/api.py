@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,12 +63,8 @@ def execute(
     progress: Progress | None = None,
     engine: str = "local",
     scheduler: str | None = None,
-    preload: Sequence[str] = (),
 ) -> AuditResult:
     """Validate everything up front, audit, and store the run if ``repo`` is given.
-
-    ``preload`` names modules the caller will need afterwards (a report renderer), imported
-    in the background while the data is read.
 
     Order matters for bad input: the spec and its overrides, the baseline, then every input
     are checked before the repository is created or written, so a bad input leaves it as it
@@ -99,7 +95,6 @@ def execute(
         progress=progress,
         profiles=profiles,
         executor=executor_for(engine, scheduler),
-        preload=preload,
     )
     if repo is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)

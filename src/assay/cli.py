@@ -39,8 +39,6 @@ app.add_typer(runs_app, name="runs")
 DEFAULT_REPO = ".assay"
 DEFAULT_KEY = Path("~/.config/assay/signing.key")
 FORMATS = ("html", "json", "junit", "md")
-REPORT_MODULES = ("assay.reports.html", "assay.reports.plots")
-"""Imported while the audit reads data when an HTML report is asked for (matplotlib, Jinja2)."""
 
 RepoOption = Annotated[
     Path,
@@ -152,7 +150,6 @@ def audit(
             progress=progress,
             engine=engine,
             scheduler=scheduler,
-            preload=REPORT_MODULES if html else (),
         )
     outputs = {"html": html, "json": None if machine else json_out, "junit": junit, "md": md}
     _write_reports(
@@ -185,9 +182,9 @@ def _prestart_for(spec: Path, engine: str) -> None:
             path = parsed.resolve(ds.path)
             sizes += path.stat().st_size if path.is_file() else 0
     if sizes >= PRESTART_BYTES:
-        from assay.profiles.engine import prestart
+        from assay.profiles.pool import prestart
 
-        prestart()
+        prestart(min(2, os.cpu_count() or 1) - 1)
 
 
 def _render(result: Any, fmt: str) -> str:
@@ -515,7 +512,7 @@ def demo(
         )
     spec_path = prepare(directory)
     with _console.progress_bar(not quiet) as progress:
-        result = execute(spec_path, repo=repo, progress=progress, preload=REPORT_MODULES)
+        result = execute(spec_path, repo=repo, progress=progress)
     reports = directory / "reports"
     paths = {
         fmt: reports / f"report.{ext}"

@@ -8,13 +8,13 @@ becomes an ``error`` finding and the audit goes on.
 
 from __future__ import annotations
 
-import importlib
+import os
 import platform
 import re
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -36,7 +36,8 @@ from assay.checks._registry import (
 )
 from assay.errors import COLUMN_MISSING, InputError
 from assay.policy import apply_waivers, params_for, validate_overrides
-from assay.profiles.engine import Executor, ScanOptions
+from assay.profiles.engine import Executor, ScanOptions, pooled, wants_workers
+from assay.profiles.pool import WorkerPool
 from assay.profiles.table import TableProfile
 from assay.run import Run, compute_verdict
 from assay.sources.datasets import Dataset, open_dataset
@@ -212,7 +213,6 @@ def run_audit(
     scan_options: ScanOptions | None = None,
     profiles: Mapping[str, TableProfile] | None = None,
     executor: Executor | None = None,
-    preload: Iterable[str] = (),
 ) -> AuditOutcome:
     """Audit ``spec`` and return the run with its artefacts (not yet stored)."""
     now = now or datetime.now(UTC)
@@ -226,19 +226,30 @@ def run_audit(
         profiles = open_profiles(spec)
     sample = max((p.info.sample_rows for p in to_run), default=0)
     options = scan_options or ScanOptions(seed=spec.seed, sample_size=sample)
-    ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
-    ctx.baseline = baseline
-    ctx.findings = findings
-    if progress:
-        progress("profiling the datasets", 0, len(to_run))
-    warm_up([*(module for p in to_run for module in p.info.imports), *preload])
-    _ = ctx.scans  # one pass over every dataset, before any check; unreadable data is exit 2
-    for done, item in enumerate(to_run):
+    with ExitStack() as stack:
+        pool = None
+        if executor is None and wants_workers(datasets):
+            # Worker processes for the pass, kept for the checks' background work; once idle
+            # they import what the planned checks need (scikit-learn for the classifier).
+            warm = [module for p in to_run for module in p.info.imports]
+            pool = stack.enter_context(WorkerPool(min(2, os.cpu_count() or 1) - 1, warm=warm))
+            executor = pooled(pool)
+        ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
+        ctx.pool = pool
+        ctx.baseline = baseline
+        ctx.findings = findings
         if progress:
-            progress(item.info.id, done, len(to_run))
-        findings.extend(_run_one(item.info, spec, ctx))
-    if progress:
-        progress("done", len(to_run), len(to_run))
+            progress("profiling the datasets", 0, len(to_run))
+        _ = ctx.scans  # one pass over every dataset before any check; unreadable data: exit 2
+        for item in to_run:
+            if item.info.prepare is not None:
+                _prepare(item.info, spec, ctx)
+        for done, item in enumerate(to_run):
+            if progress:
+                progress(item.info.id, done, len(to_run))
+            findings.extend(_run_one(item.info, spec, ctx))
+        if progress:
+            progress("done", len(to_run), len(to_run))
     for item in planned:
         if item.skip is not None:
             findings.append(_skipped(item.info, spec, item.skip))
@@ -264,24 +275,11 @@ def run_audit(
     return AuditOutcome(run, {sha: raw for sha, (_, raw) in artefacts.items()})
 
 
-def warm_up(modules: Iterable[str]) -> None:
-    """Import ``modules`` in a background thread while the profile pass runs.
-
-    The pass keeps both cores busy and balances its tasks between them, so an import done
-    alongside costs about half its time; done after the pass, when only one core works, it
-    would cost all of it (scikit-learn takes ~0.8 s to import).
-    """
-    wanted = [m for m in dict.fromkeys(modules) if m not in sys.modules]
-    if wanted:
-        threading.Thread(target=_import_all, args=(wanted,), daemon=True).start()
-
-
-def _import_all(modules: list[str]) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # the check reports the missing module itself
-            return
+def _prepare(info: CheckInfo, spec: Spec, ctx: Context) -> None:
+    """Let a check start background work now (it collects it when it runs)."""
+    assert info.prepare is not None
+    with suppress(Exception):  # the check then runs the work itself and reports what fails
+        info.prepare(ctx, params_for(info, spec))
 
 
 def _run_one(info: CheckInfo, spec: Spec, ctx: Context) -> list[Finding]:

@@ -55,7 +55,7 @@ def exact(profile: TableProfile) -> dict:  # type: ignore[type-arg]
 def test_worker_processes_give_the_same_profile_as_one_process(two_files: dict) -> None:  # type: ignore[type-arg]
     options = ScanOptions(sample_size=500, seed=3)
     inline = scan(two_files, options, executor=run_inline)
-    pooled = scan(two_files, options, executor=local_pool(2))
+    pooled = scan(two_files, options, executor=local_pool(2))  # this process + one worker
     for name in two_files:
         assert exact(inline[name].profile) == exact(pooled[name].profile)
         a, b = inline[name].profile["x"], pooled[name].profile["x"]

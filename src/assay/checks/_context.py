@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +21,7 @@ from assay.checks._registry import Finding
 from assay.profiles.engine import ScanOptions, ScanResult, scan
 from assay.profiles.facts import ColumnStats, TableFacts
 from assay.profiles.infer import infer_schema
+from assay.profiles.pool import WorkerPool
 from assay.profiles.table import TableProfile
 from assay.run import Artefact, Run, canonical_json
 from assay.sources.datasets import Dataset, schema_fingerprint
@@ -53,7 +55,22 @@ class Context:
         self.baseline: Run | None = None
         """The run this audit is compared with (``--baseline``), if any."""
         self.findings: list[Finding] = []
+        self.pool: WorkerPool | None = None
+        """Worker processes of the profile pass, when it ran on them, for background work."""
+        self.jobs: dict[Any, Future[Any]] = {}
+        """Background work started by checks' ``prepare`` hooks, by key."""
         """Findings of the checks run so far; complete for ``after_checks`` checks."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``function(*args)`` on an idle worker process, or here and now without one."""
+        if self.pool is not None:
+            return self.pool.submit(function, *args)
+        future: Future[Any] = Future()
+        try:
+            future.set_result(function(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
     def dataset(self, name: str) -> Dataset:
         return self.datasets[name]

@@ -197,6 +197,7 @@ class CheckInfo:
     after_checks: bool = False
     sample_rows: int = 0
     imports: tuple[str, ...] = ()
+    prepare: Callable[[Context, CheckParams], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -335,13 +336,15 @@ def check(
     after_checks: bool = False,
     sample_rows: int = 0,
     imports: tuple[str, ...] = (),
+    prepare: Callable[[Context, CheckParams], Any] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under ``check_id`` (``domain.name``).
 
     ``sample_rows=N`` asks the profile pass for a seeded sample of N rows per dataset
-    (``ctx.sample(name)``). ``imports`` names slow-to-import modules the check needs; the
-    runner imports them in the background while the profile pass reads the data, when the
-    import would otherwise sit on the audit's critical path. ``after_checks=True`` runs the
+    (``ctx.sample(name)``). ``imports`` names slow-to-import modules the check needs: idle
+    worker processes import them after the profile pass. ``prepare(ctx, params)``, when given,
+    runs right after the pass so the check can start background work (``ctx.submit``) that
+    it collects when it runs. ``after_checks=True`` runs the
     check after all others, with their findings in ``ctx.findings`` (the baseline
     comparison works this way).
 
@@ -378,6 +381,7 @@ def check(
             after_checks=after_checks,
             sample_rows=sample_rows,
             imports=imports,
+            prepare=prepare,
         )
         return function
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -480,6 +481,32 @@ def dataset_drift(ctx: Context, params: CheckParams) -> list[Finding]:
     return findings
 
 
+def _classifier_inputs(ctx: Context, pair: Pair) -> tuple[Any, Any, list[str]] | None:
+    ref, cur = ctx.sample(pair.reference), ctx.sample(pair.current)
+    if ref is None or cur is None:
+        return None
+    return ref, cur, _columns(ctx, pair, "feature")
+
+
+def _start_classifiers(ctx: Context, params: CheckParams) -> None:
+    """Fit each comparison's domain classifier in the background (on an idle worker)."""
+    from assay.stats.domain_classifier import domain_classifier
+
+    for pair in pairs(ctx):
+        inputs = _classifier_inputs(ctx, pair)
+        if inputs is None:
+            continue
+        ref, cur, features = inputs
+        if min(ref.num_rows, cur.num_rows) < params.min_rows or not features:
+            continue
+        fit = partial(
+            domain_classifier, seed=params.rng_seed(pair.current), max_iter=MULTIVARIATE_ITERATIONS
+        )
+        ctx.jobs[(params.info.id, pair.current)] = ctx.submit(
+            fit, ref.select(features), cur.select(features)
+        )
+
+
 @check(
     "drift.multivariate",
     domain="drift",
@@ -492,6 +519,7 @@ def dataset_drift(ctx: Context, params: CheckParams) -> list[Finding]:
     sample_rows=5000,
     min_rows=MIN_ROWS,
     imports=("sklearn.ensemble", "sklearn.metrics", "sklearn.model_selection"),
+    prepare=_start_classifiers,
 )
 def multivariate_drift(ctx: Context, params: CheckParams) -> list[Finding]:
     """A classifier trained to tell reference rows from current rows, on seeded samples.
@@ -521,11 +549,16 @@ def multivariate_drift(ctx: Context, params: CheckParams) -> list[Finding]:
         if min(ref.num_rows, cur.num_rows) < params.min_rows or not features:
             findings.append(params.insufficient(subject, min(ref.num_rows, cur.num_rows)))
             continue
-        result = domain_classifier(
-            ref.select(features),
-            cur.select(features),
-            seed=params.rng_seed(pair.current),
-            max_iter=MULTIVARIATE_ITERATIONS,
+        started = ctx.jobs.pop((params.info.id, pair.current), None)
+        result = (
+            started.result()
+            if started is not None
+            else domain_classifier(
+                ref.select(features),
+                cur.select(features),
+                seed=params.rng_seed(pair.current),
+                max_iter=MULTIVARIATE_ITERATIONS,
+            )
         )
         metrics = {
             "auc": result.auc,

@@ -16,13 +16,7 @@ exact duplicate, overlap and label-conflict detection.
 
 from __future__ import annotations
 
-import atexit
 import os
-import pickle
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +26,7 @@ import pyarrow as pa
 
 from assay.errors import InputError
 from assay.profiles.column import ColumnProfile
+from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.table import TableProfile
 from assay.sources.datasets import Dataset, reader_for, row_slices
@@ -226,11 +221,7 @@ def scan(
     workers = options.workers or min(2, os.cpu_count() or 1)
     tasks = plan_tasks(datasets, options, workers)
     if executor is None:
-        cells = sum(ds.rows * len(ds.columns) for ds in datasets.values())
-        inline = (
-            workers <= 1 or cells < INLINE_CELLS or any(ds.path is None for ds in datasets.values())
-        )
-        executor = run_inline if inline else local_pool(workers)
+        executor = local_pool(workers) if wants_workers(datasets, workers) else run_inline
     results = list(executor(tasks))
     return assemble(datasets, results, options)
 
@@ -241,107 +232,35 @@ def run_inline(tasks: list[Task]) -> Iterator[TaskResult]:
 
 
 def local_pool(workers: int) -> Executor:
-    """Run tasks here and in ``workers − 1`` worker processes, all drawing from one queue.
+    """Run tasks here and in ``workers − 1`` worker processes (see :mod:`assay.profiles.pool`).
 
-    This process is warm (everything imported, files open) while a new worker takes a few
-    tenths of a second to start, so it works from the first moment instead of waiting.
-    Workers are ``python -m assay.profiles._worker`` processes fed over pipes.
+    The pool lives as long as the pass; an audit that wants its workers afterwards (for
+    background work) passes :func:`pooled` with its own :class:`WorkerPool` instead.
     """
 
     def execute(tasks: list[Task]) -> Iterator[TaskResult]:
-        # Largest slices first, so no big task is left for the end.
-        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
-        pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for i in order:
-            pending.put(i)
-        results: dict[int, TaskResult] = {}
-        failures: list[BaseException] = []
-        helpers = [
-            threading.Thread(
-                target=_feed_worker, args=(tasks, pending, results, failures), daemon=True
-            )
-            for _ in range(max(0, workers - 1))
-        ]
-        for helper in helpers:
-            helper.start()
-        while not failures:
-            try:
-                i = pending.get_nowait()
-            except queue.Empty:
-                break
-            results[i] = run_task(tasks[i])
-        for helper in helpers:
-            helper.join()
-        if failures:
-            raise failures[0]
-        for i in range(len(tasks)):
-            yield results[i]
+        with WorkerPool(workers - 1) as pool:
+            yield from pool.run(tasks, run_task)
 
     return execute
 
 
-_PRESTARTED: list[subprocess.Popen[bytes]] = []
+def pooled(pool: WorkerPool) -> Executor:
+    """An executor that runs the pass on ``pool`` and leaves its workers running."""
+
+    def execute(tasks: list[Task]) -> Iterator[TaskResult]:
+        return pool.run(tasks, run_task)
+
+    return execute
 
 
-def _start_worker() -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "assay.profiles._worker"]
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-
-def prestart(workers: int | None = None) -> None:
-    """Start the pass's worker processes now, so they boot while this process gets ready.
-
-    A worker needs a few tenths of a second to import what it runs; started before the
-    caller's own imports, that time overlaps them. Unused workers exit with this process.
-    """
-    count = (workers or min(2, os.cpu_count() or 1)) - 1
-    while len(_PRESTARTED) < count:
-        process = _start_worker()
-        _PRESTARTED.append(process)
-        atexit.register(_stop, process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.stdin is not None and not process.stdin.closed:
-        process.stdin.close()
-    if process.stdout is not None:
-        process.stdout.close()
-    process.wait()
-
-
-def _feed_worker(
-    tasks: list[Task],
-    pending: queue.SimpleQueue[int],
-    results: dict[int, TaskResult],
-    failures: list[BaseException],
-) -> None:
-    """One worker process, fed tasks from ``pending`` until it is empty (runs in a thread)."""
-    from assay.profiles._worker import read_frame, write_frame
-
-    with _PRESTARTED.pop() if _PRESTARTED else _start_worker() as process:
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            while not failures:
-                try:
-                    i = pending.get_nowait()
-                except queue.Empty:
-                    break
-                task = pickle.dumps(tasks[i], protocol=pickle.HIGHEST_PROTOCOL)
-                write_frame(process.stdin, task)
-                frame = read_frame(process.stdout)
-                if frame is None:
-                    code = process.wait()
-                    raise RuntimeError(
-                        f"a profile worker process stopped unexpectedly (exit code {code})"
-                    )
-                outcome = pickle.loads(frame)
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                results[i] = outcome
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            process.stdin.close()  # the worker exits at the end of its input
+def wants_workers(datasets: Mapping[str, Dataset], workers: int | None = None) -> bool:
+    """Whether the local engine would run the pass on worker processes (not inline)."""
+    count = workers or min(2, os.cpu_count() or 1)
+    cells = sum(ds.rows * len(ds.columns) for ds in datasets.values())
+    return (
+        count > 1 and cells >= INLINE_CELLS and all(ds.path is not None for ds in datasets.values())
+    )
 
 
 def assemble(

@@ -1,0 +1,182 @@
+"""Worker processes for one audit: the profile pass first, then work handed off in the background.
+
+The local engine runs the profile pass here and in ``workers − 1`` worker processes
+(``python -m assay.profiles._worker``, fed pickled messages over pipes). The workers stay up
+for the rest of the audit, and a check can then :meth:`WorkerPool.submit` a function to run there —
+the domain classifier fits on a worker while the integrity checks run here.
+
+A worker first imports the modules the planned checks will need (scikit-learn takes ~0.8 s)
+and then joins the pass; this process starts the pass alone meanwhile and takes more of its
+tasks, so the import is paid out of the pass's parallel phase rather than at its end.
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from assay.profiles._frames import read_frame, write_frame
+
+T = TypeVar("T")
+
+_PRESTARTED: list[subprocess.Popen[bytes]] = []
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "assay.profiles._worker"]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def prestart(count: int) -> None:
+    """Start ``count`` worker processes now, so they boot while this process gets ready.
+
+    A worker needs a few tenths of a second to import what it runs; started before the
+    caller's own imports, that time overlaps them. A :class:`WorkerPool` takes them over;
+    unused ones exit with this process (their input closes).
+    """
+    while len(_PRESTARTED) < count:
+        _PRESTARTED.append(start_worker())
+
+
+class Worker:
+    """One worker process, serving one request at a time."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """A message that has no reply (``warm``)."""
+        assert self.process.stdin is not None
+        write_frame(self.process.stdin, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def request(self, message: tuple[Any, ...]) -> Any:
+        """Send ``message`` and return the reply; the worker's exception is raised here."""
+        assert self.process.stdout is not None
+        with self.lock:
+            self.send(message)
+            frame = read_frame(self.process.stdout)
+        if frame is None:
+            code = self.process.wait()
+            raise RuntimeError(f"a profile worker process stopped unexpectedly (exit code {code})")
+        outcome = pickle.loads(frame)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+        self.process.wait()
+
+
+class WorkerPool:
+    """This process and ``extra`` worker processes, for the length of one audit."""
+
+    def __init__(self, extra: int, *, warm: Sequence[str] = ()) -> None:
+        self.extra = max(0, extra)
+        self.warm = list(dict.fromkeys(warm))
+        self._workers: list[Worker] = []
+        self._next = 0
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.close()
+        self._workers.clear()
+
+    def _ensure_workers(self) -> list[Worker]:
+        while len(self._workers) < self.extra:
+            worker = Worker(_PRESTARTED.pop() if _PRESTARTED else start_worker())
+            if self.warm:  # first of all: this process starts the pass alone meanwhile
+                worker.send(("warm", self.warm))
+            self._workers.append(worker)
+        return self._workers
+
+    # The profile pass -------------------------------------------------------------------
+
+    def run(self, tasks: list[Any], run_here: Callable[[Any], T]) -> Iterator[T]:
+        """Run every task (here and on the workers) and yield the results in task order."""
+        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
+        pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in order:
+            pending.put(i)
+        results: dict[int, Any] = {}
+        failures: list[BaseException] = []
+        feeders = [
+            threading.Thread(
+                target=self._feed, args=(worker, tasks, pending, results, failures), daemon=True
+            )
+            for worker in self._ensure_workers()
+        ]
+        for feeder in feeders:
+            feeder.start()
+        while not failures:
+            try:
+                i = pending.get_nowait()
+            except queue.Empty:
+                break
+            results[i] = run_here(tasks[i])
+        for feeder in feeders:
+            feeder.join()
+        if failures:
+            raise failures[0]
+        for i in range(len(tasks)):
+            yield results[i]
+
+    def _feed(
+        self,
+        worker: Worker,
+        tasks: list[Any],
+        pending: queue.SimpleQueue[int],
+        results: dict[int, Any],
+        failures: list[BaseException],
+    ) -> None:
+        try:
+            while not failures:
+                try:
+                    i = pending.get_nowait()
+                except queue.Empty:
+                    break
+                results[i] = worker.request(("task", tasks[i]))
+        except BaseException as exc:
+            failures.append(exc)
+
+    # Background work ----------------------------------------------------------------------
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``function(*args)`` on a worker (round robin); without workers, here, now.
+
+        ``function`` must be importable by name (it is pickled by reference).
+        """
+        future: Future[T] = Future()
+        workers = self._ensure_workers()
+        if not workers:
+            try:
+                future.set_result(function(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+        worker = workers[self._next % len(workers)]
+        self._next += 1
+
+        def call() -> None:
+            try:
+                future.set_result(worker.request(("call", function, args)))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=call, daemon=True).start()
+        return future

@@ -1,0 +1,46 @@
+"""Worker processes of an audit: the pass, background calls, warm-up, failures."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import pyarrow as pa
+import pytest
+
+from assay.profiles.pool import WorkerPool
+from assay.stats.domain_classifier import domain_classifier
+
+
+def test_a_call_runs_in_another_process_and_returns_its_result() -> None:
+    with WorkerPool(1, warm=["json"]) as pool:
+        assert pool.submit(os.getpid).result(timeout=60) != os.getpid()
+        assert pool.submit(divmod, 17, 5).result(timeout=60) == (3, 2)
+
+
+def test_an_exception_in_a_worker_is_raised_here() -> None:
+    with WorkerPool(1) as pool:
+        future = pool.submit(int, "not a number")
+        with pytest.raises(ValueError, match="invalid literal"):
+            future.result(timeout=60)
+        assert pool.submit(int, "7").result(timeout=60) == 7  # the worker survives it
+
+
+def test_without_workers_a_call_runs_here() -> None:
+    with WorkerPool(0) as pool:
+        assert pool.submit(os.getpid).result() == os.getpid()
+
+
+def test_a_missing_warm_module_is_not_fatal() -> None:
+    with WorkerPool(1, warm=["no_such_module_for_assay_tests"]) as pool:
+        assert pool.submit(abs, -3).result(timeout=60) == 3
+
+
+def test_the_domain_classifier_gives_the_same_result_on_a_worker() -> None:
+    ref = pa.table({"a": [float(i % 7) for i in range(300)], "b": ["x", "y", "z"] * 100})
+    cur = pa.table({"a": [float(i % 5) for i in range(300)], "b": ["x", "y", "y"] * 100})
+    fit = partial(domain_classifier, seed=3, max_iter=20)
+    here = fit(ref, cur)
+    with WorkerPool(1, warm=["sklearn.ensemble"]) as pool:
+        there = pool.submit(fit, ref, cur).result(timeout=120)
+    assert (there.auc, there.ci_low, there.ci_high) == (here.auc, here.ci_low, here.ci_high)
