@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             "row_group_size": args.row_group_size,
         },
         "datasets": previous.get("datasets", []),
+        **({"profile_memory": previous["profile_memory"]} if "profile_memory" in previous else {}),
         "runs": previous.get("runs", []),
         "warmup": [],
     }

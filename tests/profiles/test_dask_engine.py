@@ -58,7 +58,7 @@ def test_local_cluster_with_two_workers_gives_the_local_profile(tmp_path: Path) 
 
 def test_an_unreachable_scheduler_is_named_within_the_timeout() -> None:
     with pytest.raises(InputError) as info:
-        list(dask_executor("tcp://127.0.0.1:9", timeout=1)([]))
+        list(dask_executor("tcp://127.0.0.1:9", timeout=1)([], lambda r: r))
     assert str(info.value).startswith(
         SCHEDULER_UNREACHABLE.split("(")[0].format(address="tcp://127.0.0.1:9", timeout=1)
     )

@@ -22,6 +22,8 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """Answer messages until the input ends: ``("task", Task)`` and ``("call", fn, args)``
     reply with the result (or the exception raised); ``("warm", modules)`` imports them and
     replies nothing."""
+    import pyarrow
+
     from assay.profiles.engine import run_task
 
     while (frame := read_frame(source)) is not None:
@@ -39,6 +41,10 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
         except Exception as exc:  # the parent re-raises it
             outcome = exc
         write_frame(sink, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+        del outcome
+        # The worker stays up for the rest of the audit: hand freed Arrow buffers back to the
+        # system, or they would add to the audit's peak memory while the checks run.
+        pyarrow.default_memory_pool().release_unused()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ exact duplicate, overlap and label-conflict detection.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,11 @@ from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.table import TableProfile
 from assay.sources.datasets import Dataset, reader_for, row_slices
 
-Executor = Callable[[list["Task"]], Iterator["TaskResult"]]
-"""Runs tasks and yields their results in task order: inline, a process pool, or Dask."""
+Fold = Callable[["TaskResult"], "TaskResult"]
+"""Applied to each task result as soon as it exists (it folds the row hashes away)."""
+
+Executor = Callable[[list["Task"], Fold], Iterator["TaskResult"]]
+"""Runs tasks, folds each result, and yields them in task order: inline, a pool, or Dask."""
 
 INLINE_CELLS = 3_000_000
 """Below this many cells in all datasets together the pass runs in this process."""
@@ -215,20 +219,49 @@ def scan(
     datasets: Mapping[str, Dataset],
     options: ScanOptions = ScanOptions(),
     *,
-    executor: Callable[[list[Task]], Iterator[TaskResult]] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, ScanResult]:
     """Profile every dataset (and collect row hashes and a sample) in one pass over each."""
     workers = options.workers or min(2, os.cpu_count() or 1)
     tasks = plan_tasks(datasets, options, workers)
     if executor is None:
         executor = local_pool(workers) if wants_workers(datasets, workers) else run_inline
-    results = list(executor(tasks))
-    return assemble(datasets, results, options)
+    hashes = _HashFolder(datasets) if options.row_hashes else None
+    results = list(executor(tasks, hashes.fold if hashes else _keep))
+    return assemble(datasets, results, options, hashes.arrays if hashes else {})
 
 
-def run_inline(tasks: list[Task]) -> Iterator[TaskResult]:
+def _keep(result: TaskResult) -> TaskResult:
+    return result
+
+
+class _HashFolder:
+    """Adds each task's partial row hashes into whole-dataset arrays as the task finishes.
+
+    Holding every task's partial arrays until the pass ends would double the per-row memory
+    (and more with column groups); folded at once, a partial lives for one task.
+    """
+
+    def __init__(self, datasets: Mapping[str, Dataset]) -> None:
+        self.arrays = {
+            name: {g: np.zeros(ds.rows, np.uint64) for g in set(hash_groups(ds).values())}
+            for name, ds in datasets.items()
+        }
+        self._lock = threading.Lock()
+
+    def fold(self, result: TaskResult) -> TaskResult:
+        with self._lock:
+            arrays = self.arrays[result.dataset]
+            for group, partial in result.hashes.items():
+                target = arrays[group][result.row_offset : result.row_offset + result.rows]
+                np.add(target, partial, out=target)
+            result.hashes = {}
+        return result
+
+
+def run_inline(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
     for task in tasks:
-        yield run_task(task)
+        yield fold(run_task(task))
 
 
 def local_pool(workers: int) -> Executor:
@@ -238,9 +271,9 @@ def local_pool(workers: int) -> Executor:
     background work) passes :func:`pooled` with its own :class:`WorkerPool` instead.
     """
 
-    def execute(tasks: list[Task]) -> Iterator[TaskResult]:
+    def execute(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
         with WorkerPool(workers - 1) as pool:
-            yield from pool.run(tasks, run_task)
+            yield from pool.run(tasks, run_task, fold)
 
     return execute
 
@@ -248,8 +281,8 @@ def local_pool(workers: int) -> Executor:
 def pooled(pool: WorkerPool) -> Executor:
     """An executor that runs the pass on ``pool`` and leaves its workers running."""
 
-    def execute(tasks: list[Task]) -> Iterator[TaskResult]:
-        return pool.run(tasks, run_task)
+    def execute(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
+        return pool.run(tasks, run_task, fold)
 
     return execute
 
@@ -264,7 +297,10 @@ def wants_workers(datasets: Mapping[str, Dataset], workers: int | None = None) -
 
 
 def assemble(
-    datasets: Mapping[str, Dataset], results: list[TaskResult], options: ScanOptions
+    datasets: Mapping[str, Dataset],
+    results: list[TaskResult],
+    options: ScanOptions,
+    hashes: Mapping[str, Mapping[str, np.ndarray]],
 ) -> dict[str, ScanResult]:
     """Merge task results per dataset, in row order, into profiles, hashes and samples."""
     out: dict[str, ScanResult] = {}
@@ -278,15 +314,10 @@ def assemble(
             if column not in merged:
                 merged[column] = ColumnProfile.empty(column, ds.schema.field(column).type)
         profile = TableProfile({c: merged[c] for c in ds.columns}, ds.rows, ds.fingerprint())
-        hashes = None
+        row_hashes = None
         if options.row_hashes:
-            groups = set(hash_groups(ds).values())
-            arrays = {g: np.zeros(ds.rows, np.uint64) for g in groups}
-            for result in mine:
-                for g, partial in result.hashes.items():
-                    target = arrays[g][result.row_offset : result.row_offset + result.rows]
-                    np.add(target, partial, out=target)
-            hashes = RowHashes(ds.name, {g: arrays.get(g) for g in GROUPS}, hash_groups(ds))
+            arrays = hashes[name]
+            row_hashes = RowHashes(ds.name, {g: arrays.get(g) for g in GROUPS}, hash_groups(ds))
         sample = None
         if options.sample_size:
             parts = [r for r in mine if r.sample]
@@ -296,5 +327,5 @@ def assemble(
                 if any(c in r.sample for r in parts)
             }
             sample = pa.table(columns) if columns else None
-        out[name] = ScanResult(profile, hashes, sample)
+        out[name] = ScanResult(profile, row_hashes, sample)
     return out

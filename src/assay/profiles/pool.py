@@ -107,8 +107,13 @@ class WorkerPool:
 
     # The profile pass -------------------------------------------------------------------
 
-    def run(self, tasks: list[Any], run_here: Callable[[Any], T]) -> Iterator[T]:
-        """Run every task (here and on the workers) and yield the results in task order."""
+    def run(
+        self, tasks: list[Any], run_here: Callable[[Any], T], fold: Callable[[T], T]
+    ) -> Iterator[T]:
+        """Run every task (here and on the workers) and yield the results in task order.
+
+        ``fold`` is applied to each result the moment it arrives.
+        """
         order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
         pending: queue.SimpleQueue[int] = queue.SimpleQueue()
         for i in order:
@@ -117,7 +122,9 @@ class WorkerPool:
         failures: list[BaseException] = []
         feeders = [
             threading.Thread(
-                target=self._feed, args=(worker, tasks, pending, results, failures), daemon=True
+                target=self._feed,
+                args=(worker, tasks, fold, pending, results, failures),
+                daemon=True,
             )
             for worker in self._ensure_workers()
         ]
@@ -128,7 +135,7 @@ class WorkerPool:
                 i = pending.get_nowait()
             except queue.Empty:
                 break
-            results[i] = run_here(tasks[i])
+            results[i] = fold(run_here(tasks[i]))
         for feeder in feeders:
             feeder.join()
         if failures:
@@ -140,6 +147,7 @@ class WorkerPool:
         self,
         worker: Worker,
         tasks: list[Any],
+        fold: Callable[[Any], Any],
         pending: queue.SimpleQueue[int],
         results: dict[int, Any],
         failures: list[BaseException],
@@ -150,7 +158,7 @@ class WorkerPool:
                     i = pending.get_nowait()
                 except queue.Empty:
                     break
-                results[i] = worker.request(("task", tasks[i]))
+                results[i] = fold(worker.request(("task", tasks[i])))
         except BaseException as exc:
             failures.append(exc)
 
