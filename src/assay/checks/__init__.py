@@ -18,7 +18,12 @@ from assay.checks._registry import (
     check,
 )
 
-BUILTIN = ("assay.checks.integrity", "assay.checks.drift", "assay.checks.governance")
+BUILTIN = (
+    "assay.checks.integrity",
+    "assay.checks.drift",
+    "assay.checks.drift_dataset",
+    "assay.checks.governance",
+)
 """Modules of the built-in checks, in domain order."""
 
 
