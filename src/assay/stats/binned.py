@@ -167,18 +167,7 @@ def psi(ref: Distribution, cur: Distribution) -> DriftResult:
     """
     bins = shared_bins(ref, cur)
     r, c = smooth_zero_shares(bins.ref), smooth_zero_shares(bins.cur)
-    value = float(np.sum((r - c) * np.log(r / c)))
-    exact = _is_exact(ref, cur)
-    return DriftResult(
-        test="psi",
-        statistic=value,
-        p_value=None,
-        n_ref=ref.n,
-        n_cur=cur.n,
-        exact=exact,
-        statistic_error=0.0 if exact else None,
-        details=_details(ref, cur, bins),
-    )
+    return _result("psi", float(np.sum((r - c) * np.log(r / c))), ref, cur, bins)
 
 
 def jensenshannon(ref: Distribution, cur: Distribution) -> DriftResult:
@@ -191,10 +180,16 @@ def jensenshannon(ref: Distribution, cur: Distribution) -> DriftResult:
     ``details`` and ``statistic_error`` as for :func:`psi`.
     """
     bins = shared_bins(ref, cur)
-    value = _js_distance(bins.ref, bins.cur)
+    return _result("jensenshannon", _js_distance(bins.ref, bins.cur), ref, cur, bins)
+
+
+def _result(
+    test: str, value: float, ref: Distribution, cur: Distribution, bins: SharedBins
+) -> DriftResult:
+    """A binned statistic's record: exact (error 0) only when both summaries are exact."""
     exact = _is_exact(ref, cur)
     return DriftResult(
-        test="jensenshannon",
+        test=test,
         statistic=value,
         p_value=None,
         n_ref=ref.n,
