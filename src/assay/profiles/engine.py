@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +30,10 @@ from assay.profiles.column import ColumnProfile
 from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.table import TableProfile
-from assay.sources.datasets import Dataset, reader_for, row_slices
+from assay.sources.readers import row_slices
+
+if TYPE_CHECKING:
+    from assay.sources.datasets import Dataset
 
 Fold = Callable[["TaskResult"], "TaskResult"]
 """Applied to each task result as soon as it exists (it folds the row hashes away)."""
@@ -157,7 +160,7 @@ def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: i
     for name, ds in datasets.items():
         groups = hash_groups(ds) if options.row_hashes else {}
         sample = sample_rows(ds.rows, options.sample_size, options.seed, name)
-        reader = reader_for(ds)
+        reader = ds.reader
         slices = row_slices(ds)
         column_groups = _column_groups(ds.columns, 1 if len(slices) >= 2 * workers else 2 * workers)
         for part, (parts, offset, rows) in enumerate(slices):

@@ -16,11 +16,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.dataset as pads
 
 from assay.errors import (
     DATA_CONVERSION,
@@ -31,9 +30,19 @@ from assay.errors import (
     DATA_UNREADABLE,
     InputError,
 )
+from assay.sources.readers import (
+    BATCH_SIZE,
+    CsvReader,
+    IpcReader,
+    ParquetReader,
+    Reader,
+    TableReader,
+)
 from assay.spec.models import DatasetSchema, DatasetSpec, Spec
 
-BATCH_SIZE = 65_536
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas (0.15 s): only CSV files need it
+    import pyarrow.dataset as pads
+
 _HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-sha256")
 _SUFFIX_FORMATS = {
     ".parquet": "parquet",
@@ -60,7 +69,8 @@ class Dataset:
     format: str
     rows: int
     digest: Future[tuple[str, int]]
-    arrow: pads.Dataset
+    schema: pa.Schema
+    reader: Reader
 
     @property
     def sha256(self) -> str:
@@ -73,25 +83,17 @@ class Dataset:
         return self.digest.result()[1]
 
     @property
-    def schema(self) -> pa.Schema:
-        return self.arrow.schema
-
-    @property
     def columns(self) -> list[str]:
-        return list(self.arrow.schema.names)
+        return list(self.schema.names)
 
     @property
     def label(self) -> str:
         """How messages name this dataset: its path, or ``<in-memory NAME>``."""
         return str(self.path) if self.path else f"<in-memory {self.name}>"
 
-    def batches(
-        self, columns: Sequence[str] | None = None, *, batch_size: int = BATCH_SIZE
-    ) -> Iterator[pa.RecordBatch]:
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Stream the dataset's rows (optionally only ``columns``) as record batches."""
-        yield from self.arrow.to_batches(
-            columns=list(columns) if columns is not None else None, batch_size=batch_size
-        )
+        yield from self.reader(self.columns if columns is None else columns, None)
 
     def fingerprint(self) -> dict[str, Any]:
         """What the run records about this input."""
@@ -159,12 +161,19 @@ def open_dataset(spec: Spec, name: str) -> Dataset:
         raise InputError(
             f"{path}: cannot read dataset {name!r} (permission denied). Check its permissions."
         )
-    arrow = _open_file(path, fmt, ds_spec, name)
-    rows = _validated_rows(arrow, path, fmt, name)
+    schema, rows = _validated(path, fmt, ds_spec, name)
     if rows == 0:
         raise InputError(DATA_EMPTY.format(file=path, dataset=name))
+    reader: Reader = (
+        ParquetReader(str(path))
+        if fmt == "parquet"
+        else IpcReader(str(path))
+        if fmt == "arrow"
+        else CsvReader(str(path), ds_spec, name)
+    )
     # hashlib releases the GIL: the file is hashed on another core while the audit runs.
-    return Dataset(name, role, ds_spec, path, fmt, rows, _HASHING.submit(file_sha256, path), arrow)
+    digest = _HASHING.submit(file_sha256, path)
+    return Dataset(name, role, ds_spec, path, fmt, rows, digest, schema, reader)
 
 
 def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
@@ -177,7 +186,17 @@ def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
     buffer = sink.getvalue()
     digest: Future[tuple[str, int]] = Future()
     digest.set_result((hashlib.sha256(memoryview(buffer)).hexdigest(), buffer.size))
-    return Dataset(name, role, ds_spec, None, "memory", table.num_rows, digest, pads.dataset(table))
+    return Dataset(
+        name,
+        role,
+        ds_spec,
+        None,
+        "memory",
+        table.num_rows,
+        digest,
+        table.schema,
+        TableReader(table),
+    )
 
 
 def as_arrow_table(data: Any, name: str = "data") -> pa.Table:
@@ -197,13 +216,13 @@ def as_arrow_table(data: Any, name: str = "data") -> pa.Table:
     )
 
 
-def _open_file(path: Path, fmt: str, ds_spec: DatasetSpec, name: str) -> pads.Dataset:
+def _open_csv(path: Path, ds_spec: DatasetSpec, name: str) -> pads.Dataset:
+    import pyarrow.dataset as pads
+
     try:
-        if fmt == "csv":
-            return pads.dataset(path, format=_csv_format(ds_spec, path))
-        return pads.dataset(path, format="ipc" if fmt == "arrow" else fmt)
+        return pads.dataset(path, format=_csv_format(ds_spec, path))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise _read_error(exc, path, fmt, name) from None
+        raise _read_error(exc, path, "csv", name) from None
 
 
 def _csv_format(ds_spec: DatasetSpec, path: Path) -> pads.CsvFileFormat:
@@ -215,6 +234,8 @@ def _csv_format(ds_spec: DatasetSpec, path: Path) -> pads.CsvFileFormat:
         for column, declared in ds_spec.schema_.columns.items():
             if declared.type == "string":  # keep codes such as zip codes as text
                 column_types[column] = pa.string()
+    import pyarrow.dataset as pads
+
     return pads.CsvFileFormat(
         parse_options=pacsv.ParseOptions(delimiter=delimiter),
         convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
@@ -222,18 +243,28 @@ def _csv_format(ds_spec: DatasetSpec, path: Path) -> pads.CsvFileFormat:
     )
 
 
-def _validated_rows(arrow: pads.Dataset, path: Path, fmt: str, name: str) -> int:
-    """Row count; a CSV is read in full so a bad row anywhere is found now, not mid-audit."""
+def _validated(path: Path, fmt: str, ds_spec: DatasetSpec, name: str) -> tuple[pa.Schema, int]:
+    """Schema and row count from the file's footer; a CSV is read in full so a bad row
+    anywhere is found now, not mid-audit."""
     try:
-        if fmt != "csv":
-            return int(arrow.count_rows())
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as pf:
+                return pf.schema_arrow, int(pf.metadata.num_rows)
+        if fmt == "arrow":
+            with pa.memory_map(str(path)) as source:
+                ipc = pa.ipc.open_file(source)
+                rows = sum(ipc.get_batch(i).num_rows for i in range(ipc.num_record_batches))
+                return ipc.schema, rows
+        arrow = _open_csv(path, ds_spec, name)
         for field in arrow.schema:
             if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
                 _raise_not_utf8(path)
         rows = 0
         for batch in arrow.to_batches(batch_size=BATCH_SIZE):
             rows += batch.num_rows
-        return rows
+        return arrow.schema, rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise _read_error(exc, path, fmt, name) from None
 
@@ -306,107 +337,3 @@ def _raise_not_utf8(path: Path) -> None:
                 bad = line[max(0, err.start - 10) : err.end + 10]
                 raise InputError(DATA_NOT_UTF8.format(file=path, line=number, text=bad)) from None
     raise InputError(DATA_NOT_UTF8.format(file=path, line="?", text=b""))
-
-
-# Readers for the profile pass ----------------------------------------------------------------
-#
-# A reader is a small picklable callable ``reader(columns, parts) -> Iterator[RecordBatch]``
-# that a worker process (or a Dask worker) calls to stream one slice of a dataset. ``parts``
-# are Parquet row groups or Arrow IPC record batches; ``None`` means the whole dataset.
-
-SLICE_ROWS = 262_144
-"""Consecutive row groups (or IPC batches) are joined into slices of at least this many rows."""
-
-
-@dataclass(frozen=True)
-class ParquetReader:
-    path: str
-
-    def __call__(
-        self, columns: Sequence[str], parts: Sequence[int] | None
-    ) -> Iterator[pa.RecordBatch]:
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(self.path) as pf:
-            groups = list(parts) if parts is not None else None
-            yield from pf.iter_batches(
-                batch_size=BATCH_SIZE, row_groups=groups, columns=list(columns)
-            )
-
-
-@dataclass(frozen=True)
-class IpcReader:
-    path: str
-
-    def __call__(
-        self, columns: Sequence[str], parts: Sequence[int] | None
-    ) -> Iterator[pa.RecordBatch]:
-        with pa.memory_map(self.path) as source:
-            reader = pa.ipc.open_file(source)
-            indices = parts if parts is not None else range(reader.num_record_batches)
-            for i in indices:
-                yield reader.get_batch(i).select(list(columns))
-
-
-@dataclass(frozen=True)
-class DatasetReader:
-    """Any dataset pyarrow can scan (CSV with the spec's options, an in-memory table)."""
-
-    arrow: pads.Dataset
-
-    def __call__(
-        self, columns: Sequence[str], parts: Sequence[int] | None
-    ) -> Iterator[pa.RecordBatch]:
-        yield from self.arrow.to_batches(columns=list(columns), batch_size=BATCH_SIZE)
-
-
-@dataclass(frozen=True)
-class CsvReader:
-    """A CSV file, re-opened with the dataset's options in whichever process reads it."""
-
-    path: str
-    spec: DatasetSpec
-    name: str
-
-    def __call__(
-        self, columns: Sequence[str], parts: Sequence[int] | None
-    ) -> Iterator[pa.RecordBatch]:
-        arrow = _open_file(Path(self.path), "csv", self.spec, self.name)
-        yield from arrow.to_batches(columns=list(columns), batch_size=BATCH_SIZE)
-
-
-def reader_for(ds: Dataset) -> ParquetReader | IpcReader | CsvReader | DatasetReader:
-    """The reader the profile pass uses for ``ds``."""
-    if ds.path is None:
-        return DatasetReader(ds.arrow)
-    if ds.format == "parquet":
-        return ParquetReader(str(ds.path))
-    if ds.format == "arrow":
-        return IpcReader(str(ds.path))
-    return CsvReader(str(ds.path), ds.spec, ds.name)
-
-
-def row_slices(ds: Dataset) -> list[tuple[tuple[int, ...] | None, int, int]]:
-    """``(parts, first row, rows)`` of each slice the profile pass may read on its own."""
-    sizes: list[int] = []
-    if ds.path is not None and ds.format == "parquet":
-        import pyarrow.parquet as pq
-
-        metadata = pq.read_metadata(ds.path)
-        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-    elif ds.path is not None and ds.format == "arrow":
-        with pa.memory_map(str(ds.path)) as source:
-            reader = pa.ipc.open_file(source)
-            sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
-    if not sizes:
-        return [(None, 0, ds.rows)]
-    slices: list[tuple[tuple[int, ...] | None, int, int]] = []
-    parts: list[int] = []
-    first = offset = 0
-    for i, size in enumerate(sizes):
-        parts.append(i)
-        offset += size
-        if offset - first >= SLICE_ROWS or i == len(sizes) - 1:
-            slices.append((tuple(parts), first, offset - first))
-            parts, first = [], offset
-    return slices
