@@ -44,3 +44,12 @@ def test_the_domain_classifier_gives_the_same_result_on_a_worker() -> None:
     with WorkerPool(1, warm=["sklearn.ensemble"]) as pool:
         there = pool.submit(fit, ref, cur).result(timeout=120)
     assert (there.auc, there.ci_low, there.ci_high) == (here.auc, here.ci_low, here.ci_high)
+
+
+def test_background_calls_go_to_the_warmed_helper_not_the_pass_worker() -> None:
+    with WorkerPool(1, warm=["json"]) as pool:
+        there = pool.submit(os.getpid).result(timeout=60)
+        helper = pool._helper
+        assert helper is not None and there == helper.process.pid
+        assert there not in {w.process.pid for w in pool._workers}
+        assert len(pool._workers) == 1

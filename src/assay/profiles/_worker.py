@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import pickle
 import sys
 from typing import IO
@@ -49,3 +50,7 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
 
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)
+    sys.stdout.flush()
+    # Nothing is left to clean up: skipping the interpreter's teardown (freeing every module
+    # and object one by one, ~0.3 s with scikit-learn loaded) lets the audit go on sooner.
+    os._exit(0)

@@ -1,13 +1,15 @@
 """Worker processes for one audit: the profile pass first, then work handed off in the background.
 
 The local engine runs the profile pass here and in ``workers − 1`` worker processes
-(``python -m assay.profiles._worker``, fed pickled messages over pipes). The workers stay up
-for the rest of the audit, and a check can then :meth:`WorkerPool.submit` a function to run there —
-the domain classifier fits on a worker while the integrity checks run here.
+(``python -m assay.profiles._worker``, fed pickled messages over pipes). A check can
+:meth:`WorkerPool.submit` a function to run in another process — the domain classifier fits
+there while the integrity checks run here.
 
-A worker first imports the modules the planned checks will need (scikit-learn takes ~0.8 s)
-and then joins the pass; this process starts the pass alone meanwhile and takes more of its
-tasks, so the import is paid out of the pass's parallel phase rather than at its end.
+When the planned checks need heavy modules (scikit-learn takes ~0.8 s to import), the pool
+starts one more process, the *helper*, which imports them at once and then takes the
+background calls. The pass workers start on the pass straight away: on two cores the
+helper's import shares the CPU with the pass instead of holding a pass worker back, and after
+the pass the classifier fits on the helper while this process runs the other checks.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class WorkerPool:
         self.extra = max(0, extra)
         self.warm = list(dict.fromkeys(warm))
         self._workers: list[Worker] = []
+        self._helper: Worker | None = None
         self._next = 0
 
     def __enter__(self) -> WorkerPool:
@@ -93,16 +96,17 @@ class WorkerPool:
         self.close()
 
     def close(self) -> None:
-        for worker in self._workers:
+        for worker in [*self._workers, *([self._helper] if self._helper else [])]:
             worker.close()
         self._workers.clear()
+        self._helper = None
 
     def _ensure_workers(self) -> list[Worker]:
+        if self.extra and self.warm and self._helper is None:
+            self._helper = Worker(start_worker())
+            self._helper.send(("warm", self.warm))
         while len(self._workers) < self.extra:
-            worker = Worker(_PRESTARTED.pop() if _PRESTARTED else start_worker())
-            if self.warm:  # first of all: this process starts the pass alone meanwhile
-                worker.send(("warm", self.warm))
-            self._workers.append(worker)
+            self._workers.append(Worker(_PRESTARTED.pop() if _PRESTARTED else start_worker()))
         return self._workers
 
     # The profile pass -------------------------------------------------------------------
@@ -165,12 +169,15 @@ class WorkerPool:
     # Background work ----------------------------------------------------------------------
 
     def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
-        """Run ``function(*args)`` on a worker (round robin); without workers, here, now.
+        """Run ``function(*args)`` on the helper (or the workers, round robin); without
+        workers, here, now.
 
         ``function`` must be importable by name (it is pickled by reference).
         """
         future: Future[T] = Future()
         workers = self._ensure_workers()
+        if self._helper is not None:
+            workers = [self._helper]
         if not workers:
             try:
                 future.set_result(function(*args))
