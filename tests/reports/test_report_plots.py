@@ -114,3 +114,29 @@ def test_degenerate_drift_plots_draw_without_warnings() -> None:
     assert "<svg" in plotter.histogram([4.0, 4.0], [1.0], [1.0], name="c", title="constant")
     assert "<svg" in plotter.bars(["only"], [0.0], [0.0], name="z", title="zero shares")
     assert "<svg" in plotter.bars(["中文列"], [1.0], [0.5], name="u", title="other script")
+
+
+def test_ticks_are_round_and_cover_the_range() -> None:
+    from assay.reports._svg import nice_ticks, percent_label, tick_label
+
+    assert nice_ticks(0, 29, 6, integer=True) == [0, 5, 10, 15, 20, 25]
+    assert nice_ticks(0, 0.11, 5) == [0, 0.025, 0.05, 0.075, 0.1]
+    assert nice_ticks(42.3, 221.0, 6) == [50, 100, 150, 200]
+    assert nice_ticks(3.0, 3.0, 4) == [3.0]
+    ticks = nice_ticks(0, 0.11, 5)
+    assert [tick_label(t, ticks) for t in ticks] == ["0.000", "0.025", "0.050", "0.075", "0.100"]
+    shares = nice_ticks(0, 0.6, 4)
+    assert [percent_label(t, shares) for t in shares] == ["0%", "20%", "40%", "60%"]
+    small = nice_ticks(0, 0.012, 4)
+    assert [percent_label(t, small) for t in small] == ["0.0%", "0.5%", "1.0%"]
+    quarter = nice_ticks(0, 0.012, 5)
+    assert percent_label(quarter[1], quarter) == "0.25%"
+
+
+def test_bars_and_steps_are_drawn_to_scale() -> None:
+    svg = DriftPlotter("r", "c").bars(["a", "b"], [0.5, 0.25], [0.25, 0.5], name="s", title="t")
+    widths = [float(w) for w in re.findall(r'<rect x="[^"]+" y="[^"]+" width="([^"]+)"', svg)]
+    bars = widths[2:]  # after the two legend swatches
+    assert bars[0] == bars[3] and bars[1] == bars[2] and abs(bars[0] - 2 * bars[1]) < 0.02
+    hist = DriftPlotter("r", "c").histogram([0, 1, 2], [0.5, 0.5], [1.0, 0.0], name="h", title="t")
+    assert 'clip-path="url(#h-clip1)"' in hist and '<clipPath id="h-clip1">' in hist

@@ -6,7 +6,7 @@ statistic, corrected p-value, effect size and the shares to draw (docs/checks.md
 Here they are grouped by comparison (reference → current), each column is joined to its
 finding by check id and subject, and the columns are ranked by effect size, largest first.
 The failing, warning and waived columns are drawn in that order, at most :data:`PLOT_LIMIT`
-per comparison. Nothing is recomputed, and matplotlib is imported only when a column is drawn.
+per comparison. Nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def _comparison(
             omitted += 1
             continue
         if plotter is None:
-            from assay.reports.plots import DriftPlotter  # matplotlib, only when drawing
+            from assay.reports.plots import DriftPlotter
 
             plotter = DriftPlotter(reference, current)
         number = len(plots) + 1

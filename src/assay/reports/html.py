@@ -2,8 +2,8 @@
 
 The page is rendered by the Jinja2 template ``templates/report.html.j2`` with autoescaping on;
 everything a run carries is text to the template and is escaped. The only markup inserted
-unescaped is the SVG the :mod:`assay.reports.plots` module draws (imported, with matplotlib,
-only when there is something to draw). Styles and the small script that filters the findings
+unescaped is the SVG the :mod:`assay.reports.plots` module writes, with every text escaped.
+Styles and the small script that filters the findings
 table are inline, so the file references nothing outside itself.
 """
 
@@ -134,7 +134,7 @@ def render_html(
 def _summary_plots(findings: Sequence[Finding]) -> tuple[str | None, str | None, int]:
     """The domain plot, the threshold plot and how many findings the latter left out."""
     if not findings:
-        return None, None, 0  # nothing to draw: matplotlib stays unimported
+        return None, None, 0
     from assay.reports import plots
 
     threshold_plot, omitted = plots.threshold_svg(findings)

@@ -1,36 +1,14 @@
-"""Inline SVG plots for the HTML report, drawn with matplotlib from stored findings and artefacts.
+"""Inline SVG plots for the HTML report, drawn from stored findings and artefacts.
 
-Plots are drawn on a bare :class:`matplotlib.figure.Figure` and saved with the SVG backend, so
-no GUI backend is selected and pyplot's global state is never touched. Text stays text
-(``svg.fonttype = none``) and is never parsed as mathtext, ids are prefixed per plot so several
-SVGs can share one page, and the XML prolog, DOCTYPE and namespace URLs are removed: the result
-embeds inline in HTML5 and makes no reference outside the page.
-
-Importing this module imports matplotlib (about a quarter of a second), so the HTML report
-imports it only when there is something to draw.
+Each plot is one ``<svg class="plot" role="img" aria-label=…>`` element written with the
+primitives of :mod:`assay.reports._svg` (no plotting library: importing and laying out
+matplotlib figures cost half a second per report). Every id inside a plot starts with the
+plot's name, so many plots can share one page; the same input always gives the same bytes.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
-
-import matplotlib
-from matplotlib.artist import Artist
-from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.legend import Legend
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path as MplPath
-from matplotlib.textpath import text_to_path
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from collections.abc import Sequence
 
 from assay.checks._registry import Finding, Status
 from assay.reports._common import (
@@ -43,9 +21,16 @@ from assay.reports._common import (
     graded_value,
     sorted_findings,
 )
-
-if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
+from assay.reports._svg import (
+    SPINE,
+    Canvas,
+    Scale,
+    cut,
+    nice_ticks,
+    percent_label,
+    text_width,
+    tick_label,
+)
 
 THRESHOLD_PLOT_LIMIT = 30
 """At most this many failing or warning findings are drawn against their thresholds."""
@@ -63,33 +48,11 @@ DRIFT_LABEL_LIMIT = 28
 DRIFT_NAME_LIMIT = 24
 """Longest dataset name drawn in a drift plot's legend."""
 
-_RC: dict[RcKeyType, Any] = {
-    "svg.fonttype": "none",
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],
-    "font.size": 9,
-    "axes.edgecolor": "#d0d7de",
-    "axes.labelcolor": "#24292f",
-    "xtick.color": "#57606a",
-    "ytick.color": "#24292f",
-}
-# Drift plots: font size in points, geometry in inches.
-_DRIFT_FONT_SIZE = 8.0
-_DRIFT_WIDTH, _HIST_LEFT, _HIST_PLOT_HEIGHT = 4.0, 0.62, 1.55
-_BAR_ROW, _BAR_MIN_PLOT = 0.3, 2.2
-_LEGEND_LEFT, _LEGEND_ROW, _MARGIN_TOP, _MARGIN_BOTTOM, _MARGIN_RIGHT = 0.1, 0.2, 0.1, 0.5, 0.2
-_HIST_STYLE: dict[str, dict[str, Any]] = {
-    "reference": {
-        "facecolor": to_rgba(DRIFT_COLOURS["reference"], 0.4),
-        "edgecolor": DRIFT_COLOURS["reference"],
-        "linewidth": 0.8,
-    },
-    "current": {"color": DRIFT_COLOURS["current"], "linewidth": 1.8},
-}
-_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
-_NAMESPACES = re.compile(r'\s+xmlns(?::\w+)?="[^"]*"')
-_TAG = re.compile(r"<[^>]+>")
+_FONT = 9.0
+_DRIFT_FONT = 8.0
+_DRIFT_WIDTH, _HIST_LEFT, _HIST_HEIGHT = 400.0, 62.0, 150.0
+_BAR_ROW, _BAR_MIN_PLOT = 29.0, 210.0
+_TOP, _BOTTOM, _RIGHT, _LEGEND_ROW = 8.0, 46.0, 18.0, 18.0
 
 
 def domain_status_svg(findings: Sequence[Finding]) -> str | None:
@@ -97,23 +60,45 @@ def domain_status_svg(findings: Sequence[Finding]) -> str | None:
     if not findings:
         return None
     domains = domains_in_order(findings)
-    fig = Figure(figsize=(6.5, 0.38 * len(domains) + 1.1))
-    ax = fig.add_subplot()
-    rows = list(range(len(domains)))
-    left = [0] * len(domains)
-    for status in STATUS_ORDER:
-        widths = [sum(1 for f in findings if f.domain == d and f.status is status) for d in domains]
-        if not any(widths):
-            continue
-        ax.barh(rows, widths, left=left, color=STATUS_COLOURS[status.value], label=status.value)
-        left = [a + b for a, b in zip(left, widths, strict=True)]
-    ax.set_yticks(rows, [domain_title(d) for d in domains], parse_math=False)
-    ax.invert_yaxis()
-    ax.set_xlabel("findings")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _tidy(ax)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=6, frameon=False)
-    return _to_svg(fig, "domains", "Findings per domain, stacked by status")
+    titles = [domain_title(d) for d in domains]
+    counts = {
+        d: [sum(1 for f in findings if f.domain == d and f.status is s) for s in STATUS_ORDER]
+        for d in domains
+    }
+    statuses = [s for i, s in enumerate(STATUS_ORDER) if any(counts[d][i] for d in domains)]
+    width, row = 620.0, 26.0
+    left = 14 + max(text_width(t, _FONT) for t in titles)
+    top = 30.0
+    height = top + row * len(domains) + 44
+    canvas = Canvas(width, height, "domains", "Findings per domain, stacked by status")
+    _legend(
+        canvas,
+        [(s.value, STATUS_COLOURS[s.value], "box") for s in statuses],
+        width / 2,
+        12,
+        centre=True,
+    )
+    most = max(sum(c) for c in counts.values())
+    ticks = nice_ticks(0, most, 6, integer=True)
+    x = Scale(0, max(ticks[-1], most, 1), left, width - _RIGHT)
+    for i, domain in enumerate(domains):
+        y = top + row * i + row * 0.15
+        start = 0
+        for status, count in zip(STATUS_ORDER, counts[domain], strict=True):
+            if count:
+                canvas.rect(
+                    x(start),
+                    y,
+                    x(start + count) - x(start),
+                    row * 0.7,
+                    STATUS_COLOURS[status.value],
+                )
+                start += count
+        canvas.text(left - 6, y + row * 0.35, titles[i], size=_FONT, anchor="end")
+    bottom = top + row * len(domains)
+    canvas.line(left, top, left, bottom, SPINE)
+    canvas.x_axis(x, bottom, ticks, [f"{t:.0f}" for t in ticks], size=_FONT, title="findings")
+    return canvas.render()
 
 
 def threshold_svg(findings: Sequence[Finding]) -> tuple[str | None, int]:
@@ -131,40 +116,94 @@ def threshold_svg(findings: Sequence[Finding]) -> tuple[str | None, int]:
     if not graded:
         return None, 0
     shown = graded[:THRESHOLD_PLOT_LIMIT]
-    fig = Figure(figsize=(10, 0.62 * len(shown) + 0.8))
-    axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
-    for ax, finding in zip(axes, shown, strict=True):
-        _threshold_panel(ax, finding)
-    handles = [
-        Line2D([], [], color=STATUS_COLOURS["warn"], linestyle="--", label="warn"),
-        Line2D([], [], color=STATUS_COLOURS["fail"], linestyle="-", label="fail"),
-    ]
-    fig.legend(handles=handles, loc="upper center", ncols=2, frameon=False)
-    fig.subplots_adjust(left=0.3, right=0.72, top=1 - 0.45 / fig.get_figheight(), hspace=0.9)
-    title = "Graded metric of each failing or warning finding against its warn and fail levels"
-    return _to_svg(fig, "thresholds", title), len(graded) - len(shown)
+    width, panel, top = 960.0, 58.0, 28.0
+    canvas = Canvas(
+        width,
+        top + panel * len(shown) + 6,
+        "thresholds",
+        "Graded metric of each failing or warning finding against its warn and fail levels",
+    )
+    legend = [("warn", STATUS_COLOURS["warn"], "dash"), ("fail", STATUS_COLOURS["fail"], "line")]
+    _legend(canvas, legend, width / 2, 11, centre=True)
+    for i, finding in enumerate(shown):
+        _threshold_panel(canvas, finding, top + panel * i, width)
+    return canvas.render(), len(graded) - len(shown)
 
 
-def _threshold_panel(ax: Axes, finding: Finding) -> None:
+def _threshold_panel(canvas: Canvas, finding: Finding, y: float, width: float) -> None:
     threshold = finding.threshold
     value = graded_value(finding)
     assert threshold is not None and value is not None  # checked by the caller
     levels = [v for v in (threshold.warn, threshold.fail) if v is not None]
     low = min(0.0, value, *levels)
     high = max(value, *levels, low + 1e-12)
-    ax.barh([0], [value], height=0.6, color=STATUS_COLOURS[finding.status.value])
-    if threshold.warn is not None:
-        ax.axvline(threshold.warn, color=STATUS_COLOURS["warn"], linestyle="--", linewidth=1.4)
-    if threshold.fail is not None:
-        ax.axvline(threshold.fail, color=STATUS_COLOURS["fail"], linestyle="-", linewidth=1.4)
-    ax.set_xlim(low, high + 0.08 * (high - low))
-    ax.set_ylim(-0.6, 0.6)
-    ax.set_yticks([0], [_cut(finding_label(finding))], parse_math=False)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    ax.tick_params(axis="x", labelsize=8)
+    left, right = width * 0.3, width * 0.72
+    ticks = [t for t in nice_ticks(low, high + 0.08 * (high - low), 5)]
+    x = Scale(low, high + 0.08 * (high - low), left, right)
+    bar_top, bar_height = y + 4, 22.0
+    canvas.rect(
+        x(0.0) if low <= 0 else left,
+        bar_top,
+        x(value) - (x(0.0) if low <= 0 else left),
+        bar_height,
+        STATUS_COLOURS[finding.status.value],
+    )
+    for level, style in ((threshold.warn, "warn"), (threshold.fail, "fail")):
+        if level is not None:
+            dash = "5 3" if style == "warn" else None
+            canvas.line(
+                x(level), y, x(level), bar_top + bar_height + 4, STATUS_COLOURS[style], 1.6, dash
+            )
+    canvas.text(
+        left - 8,
+        bar_top + bar_height / 2,
+        cut(finding_label(finding), LABEL_LIMIT),
+        size=_FONT,
+        anchor="end",
+    )
     note = f"{format_metric(value)}; {threshold.describe()}"
-    ax.text(1.01, 0.5, note, transform=ax.transAxes, va="center", fontsize=8.5, clip_on=False)
-    _tidy(ax)
+    canvas.text(right + 10, bar_top + bar_height / 2, note, size=8.5)
+    canvas.line(left, y, left, bar_top + bar_height + 4, SPINE)
+    canvas.x_axis(x, bar_top + bar_height + 4, ticks, [tick_label(t, ticks) for t in ticks])
+
+
+def _legend(
+    canvas: Canvas,
+    entries: Sequence[tuple[str, str, str]],
+    x: float,
+    y: float,
+    *,
+    size: float = _FONT,
+    centre: bool = False,
+    columns: int | None = None,
+) -> None:
+    """Swatches (``box``, ``line``, ``dash`` or ``step``) and labels in a row (or rows)."""
+    columns = columns or len(entries)
+    widths = [22 + text_width(label, size) + 14 for label, _, _ in entries]
+    row_width = max(sum(widths[i : i + columns]) for i in range(0, len(entries), columns))
+    start = x - row_width / 2 if centre else x
+    for i, (label, colour, kind) in enumerate(entries):
+        column, row = i % columns, i // columns
+        left = start + sum(widths[row * columns : row * columns + column])
+        middle = y + row * _LEGEND_ROW
+        if kind == "box":
+            canvas.rect(left, middle - 5, 16, 10, colour)
+        elif kind == "step":
+            canvas.rect(
+                left,
+                middle - 5,
+                16,
+                10,
+                colour,
+                fill_opacity="0.4",
+                stroke=colour,
+                stroke_width="0.8",
+            )
+        else:
+            canvas.line(
+                left, middle, left + 16, middle, colour, 1.8, "5 3" if kind == "dash" else None
+            )
+        canvas.text(left + 22, middle, label, size=size)
 
 
 class DriftPlotter:
@@ -174,23 +213,16 @@ class DriftPlotter:
     reference is a filled step and the current a line over the shared bin edges; in a bar
     chart each category (or value) has a reference bar above a current bar. Lengths are
     shares of each side's values; the legend names both datasets.
-
-    Making a figure, its axes and its legend costs more than drawing on them, so the plotter
-    keeps one figure per plot type and swaps only the drawn shares between plots; each side's
-    bars are one path. Margins are fixed rather than cropped to the drawing (cropping draws
-    the figure twice), the left margin of a bar chart measured from its longest label. A
-    histogram takes about 12 ms, a bar chart of 12 categories about 20 ms.
     """
 
     def __init__(self, reference: str, current: str) -> None:
         self.reference, self.current = reference, current
         self.legend_labels = (
-            f"reference: {_cut(reference, DRIFT_NAME_LIMIT)}",
-            f"current: {_cut(current, DRIFT_NAME_LIMIT)}",
+            f"reference: {cut(reference, DRIFT_NAME_LIMIT)}",
+            f"current: {cut(current, DRIFT_NAME_LIMIT)}",
         )
         # Side by side when both fit across the figure, else one above the other.
         self._legend_columns = 2 if sum(map(len, self.legend_labels)) <= 44 else 1
-        self._figures: dict[str, tuple[Figure, Axes, Legend]] = {}
 
     def histogram(
         self,
@@ -203,16 +235,50 @@ class DriftPlotter:
         xlabel: str = "value",
     ) -> str:
         """Shares of each side per shared bin; ``edges`` has one more entry than the shares."""
-        fig, ax = self._canvas("histogram", _HIST_LEFT, _DRIFT_WIDTH, _HIST_PLOT_HEIGHT)
-        ax.stairs(reference, edges, fill=True, **_HIST_STYLE["reference"])
-        ax.stairs(current, edges, **_HIST_STYLE["current"])
+        canvas, top = self._canvas(name, title, _DRIFT_WIDTH, _HIST_HEIGHT, "step")
+        bottom = top + _HIST_HEIGHT
         low, high = float(edges[0]), float(edges[-1])
         if not high > low:
             low, high = low - 0.5, high + 0.5
-        ax.set_xlim(low, high)
-        _share_axis(ax, "y", reference, current)
-        ax.set_xlabel(xlabel, fontsize=_DRIFT_FONT_SIZE)
-        return _to_svg(fig, name, title, tight=False)
+        x = Scale(low, high, _HIST_LEFT, _DRIFT_WIDTH - _RIGHT)
+        y_ticks = _share_ticks(reference, current, 4)
+        y = Scale(0.0, y_ticks[-1] if y_ticks[-1] > 0 else 1.0, bottom, top)
+        clip = canvas.clip(x.start, top, x.end - x.start, _HIST_HEIGHT)
+        colour = DRIFT_COLOURS["reference"]
+        canvas.path(
+            _steps(edges, reference, x, y, baseline=True),
+            close=True,
+            fill=colour,
+            fill_opacity="0.4",
+            stroke=colour,
+            stroke_width="0.8",
+            clip_path=clip,
+        )
+        canvas.path(
+            _steps(edges, current, x, y, baseline=True),
+            fill="none",
+            stroke=DRIFT_COLOURS["current"],
+            stroke_width="1.8",
+            clip_path=clip,
+        )
+        x_ticks = nice_ticks(low, high, 6)
+        canvas.x_axis(
+            x,
+            bottom,
+            x_ticks,
+            [tick_label(t, x_ticks) for t in x_ticks],
+            size=_DRIFT_FONT,
+            title=xlabel,
+        )
+        canvas.y_axis(
+            y,
+            x.start,
+            y_ticks,
+            [percent_label(t, y_ticks) for t in y_ticks],
+            size=_DRIFT_FONT,
+            title="share of values",
+        )
+        return canvas.render()
 
     def bars(
         self,
@@ -224,153 +290,81 @@ class DriftPlotter:
         title: str,
     ) -> str:
         """Shares of each side per category, the first label on top."""
-        shown = [_cut(label, DRIFT_LABEL_LIMIT) for label in labels]
-        with matplotlib.rc_context(_RC), _quiet_glyphs():
-            font = FontProperties(size=_DRIFT_FONT_SIZE)
-            widest = max(
-                text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in shown
-            )
-        left = widest / 72 + 0.2
-        width = max(_DRIFT_WIDTH, left + _BAR_MIN_PLOT + _MARGIN_RIGHT)
-        fig, ax = self._canvas("bars", left, width, _BAR_ROW * len(shown))
-        for shares, offset, side in ((reference, -0.2, "reference"), (current, 0.2, "current")):
-            path = _bar_path(shares, offset, height=0.4)
-            ax.add_patch(PathPatch(path, facecolor=DRIFT_COLOURS[side], edgecolor="none"))
-        ax.set_yticks(range(len(shown)), shown, parse_math=False)
-        ax.set_ylim(len(shown) - 0.5, -0.5)
-        _share_axis(ax, "x", reference, current)
-        return _to_svg(fig, name, title, tight=False)
+        shown = [cut(label, DRIFT_LABEL_LIMIT) for label in labels]
+        left = max(text_width(t, _DRIFT_FONT) for t in shown) + 14
+        width = max(_DRIFT_WIDTH, left + _BAR_MIN_PLOT + _RIGHT)
+        plot_height = _BAR_ROW * len(shown)
+        canvas, top = self._canvas(name, title, width, plot_height, "box")
+        ticks = _share_ticks(reference, current, 4)
+        x = Scale(0.0, ticks[-1] if ticks[-1] > 0 else 1.0, left, width - _RIGHT)
+        for row, label in enumerate(shown):
+            middle = top + _BAR_ROW * (row + 0.5)
+            for share, offset, side in (
+                (reference[row], -0.2, "reference"),
+                (current[row], 0.2, "current"),
+            ):
+                centre = middle + offset * _BAR_ROW
+                canvas.rect(
+                    x(0.0),
+                    centre - 0.2 * _BAR_ROW,
+                    x(share) - x(0.0),
+                    0.4 * _BAR_ROW,
+                    DRIFT_COLOURS[side],
+                )
+            canvas.text(left - 6, middle, label, size=_DRIFT_FONT, anchor="end")
+        bottom = top + plot_height
+        canvas.line(left, top, left, bottom, SPINE)
+        canvas.x_axis(
+            x,
+            bottom,
+            ticks,
+            [percent_label(t, ticks) for t in ticks],
+            size=_DRIFT_FONT,
+            title="share of values",
+        )
+        return canvas.render()
 
     def _canvas(
-        self, kind: str, left: float, width: float, plot_height: float
-    ) -> tuple[Figure, Axes]:
-        """The figure of ``kind``, emptied and sized around axes ``plot_height`` inches high.
-
-        ``left`` is the room for the y tick labels and ``width`` the figure's, in inches.
-        """
-        if kind not in self._figures:
-            self._figures[kind] = self._new_canvas(kind)
-        fig, ax, legend = self._figures[kind]
-        for patch in list(ax.patches):
-            patch.remove()
-        legend_height = _LEGEND_ROW * (3 - self._legend_columns)
-        height = plot_height + _MARGIN_BOTTOM + _MARGIN_TOP + legend_height
-        fig.set_size_inches(width, height)
-        plot_width = width - left - _MARGIN_RIGHT
-        ax.set_position(
-            (left / width, _MARGIN_BOTTOM / height, plot_width / width, plot_height / height)
+        self, name: str, title: str, width: float, plot_height: float, swatch: str
+    ) -> tuple[Canvas, float]:
+        """A canvas with the legend drawn on top; returns it and the plot area's top."""
+        rows = 3 - self._legend_columns
+        top = _TOP + _LEGEND_ROW * rows + 4
+        canvas = Canvas(width, top + plot_height + _BOTTOM, name, title)
+        entries = [
+            (self.legend_labels[0], DRIFT_COLOURS["reference"], swatch),
+            (
+                self.legend_labels[1],
+                DRIFT_COLOURS["current"],
+                "line" if swatch == "step" else "box",
+            ),
+        ]
+        _legend(
+            canvas,
+            entries,
+            10,
+            _TOP + _LEGEND_ROW / 2,
+            size=_DRIFT_FONT,
+            columns=self._legend_columns,
         )
-        legend.set_bbox_to_anchor((_LEGEND_LEFT / width, 1.0), transform=fig.transFigure)
-        return fig, ax
-
-    def _new_canvas(self, kind: str) -> tuple[Figure, Axes, Legend]:
-        with matplotlib.rc_context(_RC):
-            fig = Figure()
-            ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-        ax.tick_params(labelsize=_DRIFT_FONT_SIZE)
-        if kind == "histogram":
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
-            ax.set_ylabel("share of values", fontsize=_DRIFT_FONT_SIZE)
-            handles: list[Artist] = [
-                Patch(fill=True, **_HIST_STYLE["reference"]),
-                Line2D([], [], color=DRIFT_COLOURS["current"], linewidth=1.8),
-            ]
-        else:
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-            ax.set_xlabel("share of values", fontsize=_DRIFT_FONT_SIZE)
-            handles = [Patch(facecolor=DRIFT_COLOURS[side]) for side in ("reference", "current")]
-        _tidy(ax)
-        legend = ax.legend(
-            handles,
-            self.legend_labels,
-            loc="upper left",
-            ncols=self._legend_columns,
-            frameon=False,
-            fontsize=_DRIFT_FONT_SIZE,
-            borderaxespad=0.2,
-            handlelength=1.6,
-        )
-        for text in legend.get_texts():
-            text.set_parse_math(False)
-        return fig, ax, legend
+        return canvas, top
 
 
-def _bar_path(shares: Sequence[float], offset: float, *, height: float) -> MplPath:
-    """Horizontal bars, one per share, centred ``offset`` below rows 0, 1, 2, …: one path."""
-    vertices: list[tuple[float, float]] = []
-    for row, share in enumerate(shares):
-        low, high = row + offset - height / 2, row + offset + height / 2
-        vertices += [(0.0, low), (share, low), (share, high), (0.0, high), (0.0, low)]
-    codes = [MplPath.MOVETO, *[MplPath.LINETO] * 3, MplPath.CLOSEPOLY] * len(shares)
-    return MplPath(vertices, codes)
+def _steps(
+    edges: Sequence[float], shares: Sequence[float], x: Scale, y: Scale, *, baseline: bool
+) -> list[tuple[float, float]]:
+    """The outline of a step histogram: up from the baseline, across each bin, back down."""
+    points = [(x(edges[0]), y(0.0))] if baseline else []
+    for i, share in enumerate(shares):
+        points += [(x(edges[i]), y(share)), (x(edges[i + 1]), y(share))]
+    if baseline:
+        points.append((x(edges[-1]), y(0.0)))
+    return points
 
 
-def _share_axis(
-    ax: Axes, which: Literal["x", "y"], reference: Sequence[float], current: Sequence[float]
-) -> None:
-    """Scale a share axis to a little above the largest share, in whole percents when it can."""
+def _share_ticks(reference: Sequence[float], current: Sequence[float], most: int) -> list[float]:
+    """Ticks for a share axis reaching a little above the largest share."""
     top = max(max(reference, default=0.0), max(current, default=0.0))
     top = top * 1.08 if top > 0 else 1.0
-    formatter = PercentFormatter(1.0, decimals=0 if top >= 0.05 else None)
-    if which == "x":
-        ax.set_xlim(0.0, top)
-        ax.xaxis.set_major_formatter(formatter)
-    else:
-        ax.set_ylim(0.0, top)
-        ax.yaxis.set_major_formatter(formatter)
-
-
-def _tidy(ax: Axes) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="y", length=0)
-
-
-def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _to_svg(fig: Figure, name: str, title: str, *, tight: bool = True) -> str:
-    """The figure as an inline ``<svg>`` element whose ids all start with ``name``.
-
-    ``tight`` crops the figure to what is drawn, at the price of drawing it twice.
-    """
-    buffer = io.StringIO()
-    rc: dict[RcKeyType, Any] = {**_RC, "svg.hashsalt": name}
-    with matplotlib.rc_context(rc), _quiet_glyphs():
-        fig.savefig(
-            buffer, format="svg", metadata=_NO_METADATA, bbox_inches="tight" if tight else None
-        )
-    return _inline(buffer.getvalue(), name, title)
-
-
-@contextmanager
-def _quiet_glyphs() -> Iterator[None]:
-    """Silence matplotlib's missing-glyph warning inside the block.
-
-    Text in a script DejaVu Sans lacks is still written as text; the browser draws it with
-    another font, so the warning is noise here.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        yield
-
-
-def _inline(svg: str, prefix: str, title: str) -> str:
-    """Matplotlib's SVG document as an element for HTML5, its ids prefixed with ``prefix``.
-
-    Only tags are rewritten: matplotlib escapes ``<`` and ``>`` in text and attribute values,
-    so a tag is everything between one ``<`` and the next ``>``.
-    """
-
-    def fix_tag(match: re.Match[str]) -> str:
-        tag = _NAMESPACES.sub("", match.group(0)).replace("xlink:href=", "href=")
-        tag = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', tag)
-        tag = re.sub(r'\bhref="#([^"]+)"', rf'href="#{prefix}-\1"', tag)
-        return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", tag)
-
-    svg = _TAG.sub(fix_tag, _PROLOG.sub("", svg, count=1))
-    escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
-    opening = f'<svg class="plot" role="img" aria-label="{escaped}"'
-    return svg.replace("<svg", opening, 1).strip()
+    ticks = nice_ticks(0.0, top, most)
+    return ticks if ticks[-1] >= top * 0.999 else [*ticks, ticks[-1] + (ticks[1] - ticks[0])]
