@@ -770,3 +770,24 @@ def test_python_m_assay_prints_the_version() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"assay {__version__}\n"
+
+
+def test_the_entry_point_keeps_the_exit_code_and_flushes_the_message(tmp_path: Path) -> None:
+    """main() ends the process without interpreter teardown: nothing written may be lost."""
+    result = subprocess.run(
+        [sys.executable, "-m", "assay", "audit", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "missing.yaml: no such spec file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_exit_codes_of_the_entry_point() -> None:
+    from assay.cli import _exit_code
+
+    assert (_exit_code(None), _exit_code(0), _exit_code(1), _exit_code(2)) == (0, 0, 1, 2)

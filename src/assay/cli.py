@@ -6,6 +6,7 @@ failed), 2 bad input or usage. Errors print one message to stderr, never a trace
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -111,10 +112,19 @@ def _prestart_for(spec: Path, engine: str) -> None:
         if ds.path is not None:
             path = parsed.resolve(ds.path)
             sizes += path.stat().st_size if path.is_file() else 0
-    if sizes >= PRESTART_BYTES:
-        from assay.profiles.pool import prestart
+    if sizes < PRESTART_BYTES:
+        return
+    from assay.profiles.pool import prestart
 
-        prestart(min(2, os.cpu_count() or 1) - 1)
+    workers = min(2, os.cpu_count() or 1) - 1
+    prestart(workers)  # first: the pass worker boots while the checks are imported
+    from assay.runner import plan
+
+    try:
+        warm = [module for p in plan(parsed) if p.skip is None for module in p.info.imports]
+    except AssayError:
+        return
+    prestart(workers, warm=warm)
 
 
 # init -------------------------------------------------------------------------------------
@@ -223,5 +233,27 @@ from assay import _cli_evidence  # noqa: E402, F401
 
 
 def main() -> None:
-    """Entry point of the ``assay`` console script."""
-    app()
+    """Entry point of the ``assay`` console script.
+
+    When the command is done, exit handlers run and the output is flushed, and then the
+    process ends without the interpreter's teardown, which frees every module and array one
+    at a time (~0.2 s after a large audit) and has nothing left to do for a finished command.
+    """
+    try:
+        app()  # Click's standalone mode ends with SystemExit, also on success
+        code = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # sys.exit("message") prints it and exits with 1
+    return 1

@@ -53,3 +53,15 @@ def test_background_calls_go_to_the_warmed_helper_not_the_pass_worker() -> None:
         assert helper is not None and there == helper.process.pid
         assert there not in {w.process.pid for w in pool._workers}
         assert len(pool._workers) == 1
+
+
+def test_a_pool_takes_over_the_prestarted_worker_and_helper() -> None:
+    from assay.profiles import pool as pool_module
+
+    pool_module.prestart(1, warm=["json"])
+    worker_pid = pool_module._PRESTARTED[-1].pid
+    helper_pid = pool_module._PRESTARTED_HELPER[-1].process.pid
+    with WorkerPool(1, warm=["json"]) as pool:
+        assert pool.submit(os.getpid).result(timeout=60) == helper_pid
+        assert [w.process.pid for w in pool._workers] == [worker_pid]
+    assert not pool_module._PRESTARTED and not pool_module._PRESTARTED_HELPER

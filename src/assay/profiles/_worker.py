@@ -22,7 +22,7 @@ from assay.profiles._frames import read_frame, write_frame
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """Answer messages until the input ends: ``("task", Task)`` and ``("call", fn, args)``
     reply with the result (or the exception raised); ``("warm", modules)`` imports them and
-    replies nothing."""
+    ``("release",)`` hands freed Arrow memory back to the system, both without a reply."""
     import pyarrow
 
     from assay.profiles.engine import run_task
@@ -34,6 +34,12 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
                 with contextlib.suppress(ImportError):  # the work that needs it says so
                     importlib.import_module(module)
             continue
+        if message[0] == "release":
+            # The pass is over and the worker stays up for the rest of the audit: what Arrow
+            # freed would otherwise add to the audit's peak memory while the checks run.
+            # (Between tasks the memory is kept: the next task reuses it.)
+            pyarrow.default_memory_pool().release_unused()
+            continue
         try:
             if message[0] == "task":
                 outcome: object = run_task(message[1])
@@ -43,9 +49,6 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
             outcome = exc
         write_frame(sink, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         del outcome
-        # The worker stays up for the rest of the audit: hand freed Arrow buffers back to the
-        # system, or they would add to the audit's peak memory while the checks run.
-        pyarrow.default_memory_pool().release_unused()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from assay.profiles._frames import read_frame, write_frame
@@ -28,6 +29,7 @@ from assay.profiles._frames import read_frame, write_frame
 T = TypeVar("T")
 
 _PRESTARTED: list[subprocess.Popen[bytes]] = []
+_PRESTARTED_HELPER: list[Worker] = []
 
 
 def start_worker() -> subprocess.Popen[bytes]:
@@ -35,8 +37,9 @@ def start_worker() -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
-def prestart(count: int) -> None:
-    """Start ``count`` worker processes now, so they boot while this process gets ready.
+def prestart(count: int, *, warm: Sequence[str] = ()) -> None:
+    """Start ``count`` worker processes now, so they boot while this process gets ready, and
+    with ``warm`` modules a helper that starts importing them (see :class:`WorkerPool`).
 
     A worker needs a few tenths of a second to import what it runs; started before the
     caller's own imports, that time overlaps them. A :class:`WorkerPool` takes them over;
@@ -44,6 +47,10 @@ def prestart(count: int) -> None:
     """
     while len(_PRESTARTED) < count:
         _PRESTARTED.append(start_worker())
+    if count and warm and not _PRESTARTED_HELPER:
+        helper = Worker(start_worker())
+        helper.send(("warm", list(warm)))
+        _PRESTARTED_HELPER.append(helper)
 
 
 class Worker:
@@ -103,7 +110,10 @@ class WorkerPool:
 
     def _ensure_workers(self) -> list[Worker]:
         if self.extra and self.warm and self._helper is None:
-            self._helper = Worker(start_worker())
+            # A prestarted helper may have warmed other modules: importing again is free.
+            self._helper = (
+                _PRESTARTED_HELPER.pop() if _PRESTARTED_HELPER else Worker(start_worker())
+            )
             self._helper.send(("warm", self.warm))
         while len(self._workers) < self.extra:
             self._workers.append(Worker(_PRESTARTED.pop() if _PRESTARTED else start_worker()))
@@ -142,6 +152,9 @@ class WorkerPool:
             results[i] = fold(run_here(tasks[i]))
         for feeder in feeders:
             feeder.join()
+        for worker in self._workers:
+            with suppress(OSError):  # a worker that died is reported below
+                worker.send(("release",))
         if failures:
             raise failures[0]
         for i in range(len(tasks)):
