@@ -19,13 +19,18 @@ from typing import IO
 from assay.profiles._frames import read_frame, write_frame
 
 
-def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
     """Answer messages until the input ends: ``("task", Task)`` and ``("call", fn, args)``
     reply with the result (or the exception raised); ``("warm", modules)`` imports them and
-    ``("release",)`` hands freed Arrow memory back to the system, both without a reply."""
+    ``("release",)`` hands freed Arrow memory back to the system, both without a reply.
+
+    ``eager`` imports the profile pass before the first message (a pass worker boots while
+    the audit gets ready); a helper, which may never run a task, imports it on demand.
+    """
     import pyarrow
 
-    from assay.profiles.engine import run_task
+    if eager:
+        import assay.profiles.engine  # noqa: F401
 
     while (frame := read_frame(source)) is not None:
         message = pickle.loads(frame)
@@ -42,6 +47,8 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
             continue
         try:
             if message[0] == "task":
+                from assay.profiles.engine import run_task
+
                 outcome: object = run_task(message[1])
             else:
                 outcome = message[1](*message[2])
@@ -52,7 +59,7 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.buffer, sys.stdout.buffer, eager="--helper" not in sys.argv[1:])
     sys.stdout.flush()
     # Nothing is left to clean up: skipping the interpreter's teardown (freeing every module
     # and object one by one, ~0.3 s with scikit-learn loaded) lets the audit go on sooner.

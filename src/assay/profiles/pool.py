@@ -32,8 +32,8 @@ _PRESTARTED: list[subprocess.Popen[bytes]] = []
 _PRESTARTED_HELPER: list[Worker] = []
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "assay.profiles._worker"]
+def start_worker(*, helper: bool = False) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "assay.profiles._worker", *(["--helper"] if helper else [])]
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
@@ -48,7 +48,7 @@ def prestart(count: int, *, warm: Sequence[str] = ()) -> None:
     while len(_PRESTARTED) < count:
         _PRESTARTED.append(start_worker())
     if count and warm and not _PRESTARTED_HELPER:
-        helper = Worker(start_worker())
+        helper = Worker(start_worker(helper=True))
         helper.send(("warm", list(warm)))
         _PRESTARTED_HELPER.append(helper)
 
@@ -112,7 +112,9 @@ class WorkerPool:
         if self.extra and self.warm and self._helper is None:
             # A prestarted helper may have warmed other modules: importing again is free.
             self._helper = (
-                _PRESTARTED_HELPER.pop() if _PRESTARTED_HELPER else Worker(start_worker())
+                _PRESTARTED_HELPER.pop()
+                if _PRESTARTED_HELPER
+                else Worker(start_worker(helper=True))
             )
             self._helper.send(("warm", self.warm))
         while len(self._workers) < self.extra:
