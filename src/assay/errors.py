@@ -10,6 +10,7 @@ Exception tree::
     ├── SpecError               assay.yaml is missing, malformed or invalid
     │   └── UnknownCheckError   a check id that is not registered (also a KeyError)
     ├── InputError              a dataset, model or document named by the spec cannot be read
+    ├── ModelCallError          a loaded model failed when called, or returned malformed output
     ├── RepositoryError         the evidence repository cannot be opened, locked or written
     │   └── RunNotFoundError    a run reference that matches no stored run (also a KeyError)
     ├── KeyFileError            a signing key cannot be read or is not an Ed25519 key
@@ -61,6 +62,38 @@ REPO_NEWER = (
     "understands ({supported}). Upgrade Assay."
 )
 RUN_NOT_FOUND = "No run matches {ref!r} in {repo}. {hint}"
+MODEL_NOT_FOUND = (
+    "{where}: model file {file} does not exist. Fix the path (relative paths start at the "
+    "spec's folder) or save the model there."
+)
+MODEL_FORMAT_UNKNOWN = (
+    "{where}: cannot tell the format of model file {file} from its suffix {suffix!r}. "
+    "Add `format: skops`, `format: onnx`, `format: pickle` or `format: joblib`."
+)
+MODEL_UNREADABLE = "{where}: cannot load model file {file} as {format}: {problem}. {fix}"
+MODEL_MISSING_DEPENDENCY = (
+    "{where}: loading a {format} model needs {package}, which is not installed. "
+    "Run `pip install 'assay[models]'`."
+)
+MODEL_UNTRUSTED_PICKLE = (
+    "{where}: model file {file} is a {format} file, and loading one runs any code it holds. "
+    "If you made the file or trust whoever did, add `trust: true` under `model:`; "
+    "otherwise save the model with skops (`skops.io.dump`) or export it to ONNX."
+)
+MODEL_UNTRUSTED_TYPES = (
+    "{where}: model file {file} holds types skops does not trust by default: {types}. "
+    "Review them; if you trust them, add `trust: true` under `model:`."
+)
+MODEL_CALLABLE_IMPORT = "{where}: cannot import {target!r}: {problem}. {fix}"
+MODEL_NOT_A_MODEL = "{where}: {source} is {kind}, not a model: it has no `predict` method. {fix}"
+MODEL_FEATURES = "{where}: `features` does not fit the model: {problem}. {fix}"
+MODEL_NO_MODEL = "{where}: the spec has no `model:` section. Add one (docs/models.md)."
+MODEL_CALL_FAILED = "{source}: the model failed on a batch of {rows} rows: {problem}"
+MODEL_OUTPUT = "{source}: {problem}"
+MODEL_HTTP_FAILED = (
+    "{url}: {problem} after {attempts} attempt(s){status}. Response: {snippet}. {fix}"
+)
+MODEL_HTTP_RESPONSE = "{url}: {problem}. Response: {snippet}. {fix}"
 
 
 class AssayError(Exception):
@@ -115,3 +148,25 @@ class VerificationError(AssayError):
     """Stored evidence fails verification: a changed object or a broken link."""
 
     exit_code = 1
+
+
+class ModelCallError(AssayError):
+    """A loaded model failed when called, or returned output of the wrong shape.
+
+    Raised while predicting, not while loading: it is meant to become an ``error`` finding of
+    the check that asked for predictions (uncaught, it exits with code 2). ``url``, ``status``
+    and ``snippet`` are set for HTTP models (``status`` is ``None`` when no response came).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        snippet: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.snippet = snippet

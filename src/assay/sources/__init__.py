@@ -1,4 +1,4 @@
-"""Inputs: datasets as Arrow record batches (models, documents and endpoints follow).
+"""Inputs: datasets as Arrow record batches, and the audited model (:mod:`assay.sources.models`).
 
 Names load on first use, so a worker process that only unpickles a reader
 (:mod:`assay.sources.readers`) does not import the spec's models.

@@ -87,8 +87,23 @@ def parse_spec(raw: bytes, *, source: Path | None = None, base_dir: Path | None 
 
 
 def spec_from_mapping(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Spec:
-    """A spec built in Python; datasets may carry ``data=`` (a pandas, polars or Arrow table)."""
+    """A spec built in Python; datasets may carry ``data=`` (a pandas, polars or Arrow table).
+
+    The model may be a fitted estimator: ``"model": {"object": est, "features": [...]}``, or
+    ``"model": est`` for short. The spec's YAML dump names the object's type in its place.
+    """
     plain = dict(data)
+    model = plain.get("model")
+    raw_model: Any = None
+    if model is not None and not isinstance(model, Mapping | BaseModel):
+        model = {"object": model}
+    if isinstance(model, Mapping):
+        model = dict(model)
+        if model.get("object") is not None:
+            kind = type(model["object"])
+            raw_model = {**model, "object": f"<in-memory {kind.__module__}.{kind.__qualname__}>"}
+    if model is not None:
+        plain["model"] = model
     tables: dict[str, Any] = {}
     datasets = {}
     for ds_name, ds in dict(plain.get("datasets") or {}).items():
@@ -97,7 +112,8 @@ def spec_from_mapping(data: Mapping[str, Any], *, base_dir: Path | None = None) 
             tables[ds_name] = ds.pop("data")
         datasets[ds_name] = ds
     plain["datasets"] = datasets
-    raw = yaml.safe_dump(_plain(plain), sort_keys=False).encode()
+    dumped = plain if raw_model is None else {**plain, "model": raw_model}
+    raw = yaml.safe_dump(_plain(dumped), sort_keys=False).encode()
     spec = _validate(
         plain, name="spec", lines={}, raw=raw, source=None, base_dir=base_dir or Path.cwd()
     )

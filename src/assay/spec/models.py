@@ -7,16 +7,18 @@ them against the spec file's folder.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     Tag,
     field_validator,
@@ -214,7 +216,8 @@ class LineageStep(_Model):
 
 
 class ModelRef(_Model):
-    """The audited model. Model-validation checks read it; pickle needs ``trust: true``."""
+    """The audited model: a file, a ``module:function``, an HTTP endpoint or (Python API) an
+    estimator object. docs/models.md describes every field; pickle needs ``trust: true``."""
 
     format: Literal["sklearn", "skops", "onnx", "pickle", "joblib", "callable", "http"] | None = (
         None
@@ -224,16 +227,137 @@ class ModelRef(_Model):
     url: str | None = None
     request_template: str | None = None
     response_path: str | None = None
+    proba_path: str | None = None
+    classes: list[Scalar] | None = None
     concurrency: int = Field(default=4, ge=1)
     timeout: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    batch_size: int | None = Field(default=None, ge=1)
     trust: bool = False
     features: list[str] | None = None
 
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelRef:
-        if sum(x is not None for x in (self.path, self.callable, self.url)) != 1:
-            raise ValueError("needs exactly one of path, callable or url")
-        return self
+    _object: Any = PrivateAttr(default=None)
+
+    PLACEHOLDERS: ClassVar[tuple[str, ...]] = ("$records", "$rows")
+    _CALLABLE: ClassVar[re.Pattern[str]] = re.compile(
+        r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+    )
+    _FORMAT_SOURCES: ClassVar[dict[str, str]] = {
+        "sklearn": "object",
+        "skops": "path",
+        "onnx": "path",
+        "pickle": "path",
+        "joblib": "path",
+        "callable": "callable",
+        "http": "url",
+    }
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_object(cls, data: Any, handler: ModelWrapValidatorHandler[ModelRef]) -> ModelRef:
+        # ``object:`` (Python API only) holds an estimator: keep it out of field validation
+        # (pydantic would not copy it, but the spec's YAML dump must not hold it either).
+        obj = None
+        if isinstance(data, dict) and "object" in data:
+            data = dict(data)
+            obj = data.pop("object")
+            if obj is None or not callable(getattr(obj, "predict", None)):
+                raise ValueError(
+                    "object must be a fitted model with a `predict` method, given through the "
+                    f"Python API (got {type(obj).__name__}); in a YAML file use path, callable "
+                    "or url"
+                )
+        ref = handler(data)
+        if obj is not None:
+            ref._object = obj
+        ref._check_source()
+        return ref
+
+    @field_validator("request_template", mode="before")
+    @classmethod
+    def _template_text(cls, value: Any) -> Any:
+        return json.dumps(value) if isinstance(value, dict | list) else value
+
+    @field_validator("request_template")
+    @classmethod
+    def _template_json(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        if not cls._holds_placeholder(parsed):
+            raise ValueError(
+                'must hold the placeholder "$records" (a list of row objects) or "$rows" '
+                '(a list of row lists) as a JSON string, for example {"instances": "$records"}'
+            )
+        return value
+
+    @field_validator("response_path", "proba_path")
+    @classmethod
+    def _dotted_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(not part for part in value.split("."))):
+            raise ValueError("must be a dotted path such as `predictions` or `outputs.*.label`")
+        return value
+
+    @field_validator("callable")
+    @classmethod
+    def _module_function(cls, value: str | None) -> str | None:
+        if value is not None and not cls._CALLABLE.match(value):
+            raise ValueError(
+                "must be `module:function` (or `file.py:function`), for example "
+                "`my_package.serve:predict`"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def object(self) -> Any:
+        """The estimator given through the Python API (``{"model": {"object": est}}``)."""
+        return self._object
+
+    def _check_source(self) -> None:
+        given = [
+            name
+            for name, value in (
+                ("path", self.path),
+                ("callable", self.callable),
+                ("url", self.url),
+                ("object", self._object),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            found = f"got {', '.join(given)}" if given else "got none"
+            raise ValueError(
+                "needs exactly one of path, callable or url (or, through the Python API, "
+                f"object); {found}"
+            )
+        if self.format is None:
+            return
+        wanted = self._FORMAT_SOURCES[self.format]
+        if given[0] != wanted:
+            raise ValueError(
+                f"has format {self.format!r}, which reads a model from `{wanted}:`, but the "
+                f"model is given by `{given[0]}:`; drop `format:` or fix it"
+            )
+
+    @classmethod
+    def _holds_placeholder(cls, value: Any) -> bool:
+        if isinstance(value, str):
+            return value in cls.PLACEHOLDERS
+        if isinstance(value, dict):
+            return any(cls._holds_placeholder(v) for v in value.values())
+        if isinstance(value, list):
+            return any(cls._holds_placeholder(v) for v in value)
+        return False
 
 
 class ThresholdLevels(_Model):
