@@ -324,6 +324,15 @@ def _profile_memory(section: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def _bootstrap(section: dict[str, Any] | None) -> list[str]:
+    """Vectorised bootstrap intervals against loops (bench/bootstrap.py), when measured."""
+    if not section:
+        return []
+    from bootstrap import render_section  # numpy only at import: fine in either venv
+
+    return [render_section(section)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     by = _runs(results)
     out = [
@@ -342,6 +351,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         *_targets(by),
         "",
         *_profile_memory(results.get("profile_memory")),
+        *_bootstrap(results.get("bootstrap")),
     ]
     for n in sorted(by):
         out += _size_section(n, by[n], results.get("datasets", []))
