@@ -246,7 +246,7 @@ def missing_model(project: Path) -> tuple[list[object], str]:
     expected = (
         f"{spec}, line {line_of(text, 'path: models/model.skops')}: model file "
         f"{project / 'models' / 'model.skops'} does not exist. "
-        "Fix the path or save the model there."
+        "Fix the path (relative paths start at the spec's folder) or save the model there."
     )
     return ["audit", spec], expected
 

@@ -21,7 +21,7 @@ from assay.evidence import Repository
 from assay.profiles.engine import Executor, ScanOptions, scan
 from assay.profiles.table import TableProfile
 from assay.run import Run
-from assay.runner import Progress, open_inputs, open_profiles, plan, run_audit
+from assay.runner import Progress, open_inputs, open_model, open_profiles, plan, run_audit
 from assay.sources.datasets import open_dataset
 from assay.spec import Spec, load_spec, spec_from_mapping
 
@@ -85,6 +85,7 @@ def execute(
         Repository.check(repo)  # writable? checked now; created only when the run is stored
     datasets = open_inputs(spec)
     profiles = open_profiles(spec)
+    model = open_model(spec)
     outcome = run_audit(
         spec,
         datasets=datasets,
@@ -95,6 +96,7 @@ def execute(
         progress=progress,
         profiles=profiles,
         executor=executor_for(engine, scheduler),
+        model=model,
     )
     if repo is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)

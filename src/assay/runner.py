@@ -18,7 +18,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -42,6 +42,9 @@ from assay.profiles.table import TableProfile
 from assay.run import Run, compute_verdict
 from assay.sources.datasets import Dataset, open_dataset
 from assay.spec.models import DatasetSchema, Spec
+
+if TYPE_CHECKING:
+    from assay.sources.models import Model
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(description, done, total)`` while the audit runs."""
@@ -106,6 +109,10 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("sensitive")
     if any(d.prediction or d.score for d in ds.values()):
         caps.add("predictions")
+    if spec.model or "predictions" in caps:
+        caps.add("scored")
+    if any(spec.role_of(n) == "ood" for n in ds):
+        caps.add("ood")
     roles = {spec.role_of(n) for n in ds}
     if roles & {"reference", "train"} and "current" in roles:
         caps.add("reference_current")
@@ -150,17 +157,16 @@ def open_inputs(spec: Spec) -> dict[str, Dataset]:
             "does not exist. "
             "Create it or fix the path."
         )
-    if (
-        spec.model is not None
-        and spec.model.path is not None
-        and not spec.resolve(spec.model.path).exists()
-    ):
-        raise InputError(
-            f"{spec.where('model', 'path')}: model file {spec.resolve(spec.model.path)} "
-            "does not exist. "
-            "Fix the path or save the model there."
-        )
     return datasets
+
+
+def open_model(spec: Spec) -> Model | None:
+    """The spec's model, loaded and checked up front (``InputError`` if it cannot be used)."""
+    if spec.model is None:
+        return None
+    from assay.sources.models import load_model
+
+    return load_model(spec)
 
 
 def open_profiles(spec: Spec) -> dict[str, TableProfile]:
@@ -213,12 +219,15 @@ def run_audit(
     scan_options: ScanOptions | None = None,
     profiles: Mapping[str, TableProfile] | None = None,
     executor: Executor | None = None,
+    model: Model | None = None,
 ) -> AuditOutcome:
     """Audit ``spec`` and return the run with its artefacts (not yet stored)."""
     now = now or datetime.now(UTC)
     planned = plan(spec, baseline=baseline is not None)
     if datasets is None:
         datasets = open_inputs(spec)
+    if model is None:
+        model = open_model(spec)
     findings: list[Finding] = []
     # Checks that read other checks' findings (after_checks) run last.
     to_run = sorted((p for p in planned if p.skip is None), key=lambda p: p.info.after_checks)
@@ -236,6 +245,7 @@ def run_audit(
             executor = pooled(pool)
         ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
         ctx.pool = pool
+        ctx.model = model
         ctx.baseline = baseline
         ctx.findings = findings
         if progress:

@@ -22,6 +22,7 @@ BUILTIN = (
     "assay.checks.integrity",
     "assay.checks.drift",
     "assay.checks.drift_dataset",
+    "assay.checks.model",
     "assay.checks.governance",
 )
 """Modules of the built-in checks, in domain order."""

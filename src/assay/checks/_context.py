@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -26,6 +26,10 @@ from assay.profiles.table import TableProfile
 from assay.run import Artefact, Run, canonical_json
 from assay.sources.datasets import Dataset, schema_fingerprint
 from assay.spec.models import DatasetSchema, InferredSchema, Spec
+
+if TYPE_CHECKING:
+    from assay.checks._evaluation import Evaluation
+    from assay.sources.models import Model
 
 MANIFEST_SCHEMA = "assay.manifest/1"
 
@@ -55,11 +59,42 @@ class Context:
         self.baseline: Run | None = None
         """The run this audit is compared with (``--baseline``), if any."""
         self.findings: list[Finding] = []
+        """Findings of the checks run so far; complete for ``after_checks`` checks."""
         self.pool: WorkerPool | None = None
         """Worker processes of the profile pass, when it ran on them, for background work."""
         self.jobs: dict[Any, Future[Any]] = {}
         """Background work started by checks' ``prepare`` hooks, by key."""
-        """Findings of the checks run so far; complete for ``after_checks`` checks."""
+        self.model: Model | None = None
+        """The spec's model, loaded (and checked) before the audit started; ``None`` without."""
+        self._tables: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+        self._evaluations: dict[str, Evaluation | Exception] = {}
+
+    def table(self, name: str, columns: list[str]) -> pa.Table:
+        """Columns of dataset ``name`` in memory, read once per set of columns."""
+        key = (name, tuple(columns))
+        if key not in self._tables:
+            batches = list(self.datasets[name].batches(columns))
+            schema = pa.schema([self.datasets[name].schema.field(c) for c in columns])
+            self._tables[key] = pa.Table.from_batches(batches, schema=schema)
+        return self._tables[key]
+
+    def evaluation(self, name: str) -> Evaluation:
+        """Dataset ``name``'s predictions and truth, computed once per run and shared.
+
+        A model that fails (an endpoint that times out, a wrong output shape) raises here for
+        every check that asks, each reporting it as an ``error`` finding.
+        """
+        if name not in self._evaluations:
+            from assay.checks._evaluation import evaluate
+
+            try:
+                self._evaluations[name] = evaluate(self, name)
+            except Exception as exc:  # kept: the next check that asks gets the same error
+                self._evaluations[name] = exc
+        found = self._evaluations[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``function(*args)`` on an idle worker process, or here and now without one."""

@@ -316,6 +316,8 @@ CAPABILITIES = {
     "documents": "a `documents:` folder",
     "sensitive": "`sensitive:` columns on a dataset",
     "predictions": "a `prediction:` or `score:` column on a dataset",
+    "scored": "a `model:`, or a `prediction:` or `score:` column on a dataset",
+    "ood": "a dataset with `role: ood` (out-of-distribution or shifted data with a target)",
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
 }
