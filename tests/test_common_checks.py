@@ -64,6 +64,7 @@ SCHEMA: dict[str, Any] = {
         "sex": {"type": "string", "allowed": ["f", "m"]},
         "y": {"type": "integer", "nullable": False, "allowed": [0, 1]},
         "pred": {"type": "integer", "nullable": False, "allowed": [0, 1]},
+        "score": {"type": "float", "nullable": False, "min": 0, "max": 1},
     },
     "extra_columns": "fail",
 }
@@ -84,6 +85,8 @@ def good_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
                 "sex": ["f" if i % 4 < 2 else "m" for i in range(n)],
                 "y": [i % 2 for i in range(n)],
                 "pred": [i % 2 if i % 10 else 1 - i % 2 for i in range(n)],  # 90% right
+                # Calibrated: rows predicted 1 are positive 90% of the time.
+                "score": [0.9 if (i % 2 if i % 10 else 1 - i % 2) else 0.1 for i in range(n)],
             }
         )
 
@@ -103,7 +106,8 @@ def bad_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
     colour = [COLOURS[i % 3] for i in range(n)]
     colour[8] = colour[9] = "purple"  # not allowed
     y = [1 if i % 50 == 0 else 0 for i in range(n)]  # 2% positives
-    pred = [(i // 2) % 2 for i in range(n)]
+    pred = [1 if c == "red" else 0 for c in colour]  # by colour alone: useless and unfair
+    score = [0.99 if p else 0.01 for p in pred]  # and sure of itself: miscalibrated
     rows = {
         "id": ids,
         "age": age,
@@ -112,6 +116,7 @@ def bad_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
         "sex": ["f"] * n,
         "y": y,
         "pred": pred,
+        "score": score,
     }
     train = pa.table(rows)
     # Duplicate rows (beyond the id), and conflicting labels on identical features.
@@ -135,6 +140,7 @@ def bad_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
             "sex": ["m"] * n,
             "y": [1] * n,
             "pred": [1] * n,
+            "score": [0.99] * n,
             "notes": pa.array([None] * n, pa.string()),
         }
     )
@@ -165,7 +171,8 @@ def build_spec(kind: str, root: Path) -> Spec:
         "id": "id",
         "positive_label": 1,
         "prediction": "pred",
-        "sensitive": ["sex"],
+        "score": "score",
+        "sensitive": ["sex", "colour"],
         "schema": SCHEMA,
     }
     return spec_from_mapping(
