@@ -195,3 +195,29 @@ def test_redaction_replaces_secret_values() -> None:
         "list": [{"password": REDACTED}],
         "token": "",
     }
+
+
+def test_the_documents_folder_is_stored_with_the_run(tmp_path: Path) -> None:
+    docs = tmp_path / "documents"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "model_card.md").write_text("# Model card\n")
+    (docs / "sub" / "notes.txt").write_text("notes\n")
+    (docs / ".hidden").write_text("not evidence\n")
+    (docs / "big.bin").write_bytes(b"\0" * (2_000_001))
+    spec = spec_from_mapping(
+        {
+            "version": 1,
+            "system": {"name": "docs"},
+            "datasets": {"train": {"data": table(), "target": "y"}},
+            "documents": "documents",
+        },
+        base_dir=tmp_path,
+    )
+    outcome = run_audit(spec, now=NOW)
+    stored = {a.name: a for a in outcome.run.artefacts}
+    assert outcome.blobs[stored["documents/model_card.md"].sha256] == b"# Model card\n"
+    assert stored["documents/model_card.md"].media_type == "text/markdown"
+    assert outcome.blobs[stored["documents/sub/notes.txt"].sha256] == b"notes\n"
+    assert "documents/.hidden" not in stored and "documents/big.bin" not in stored
+    listed = outcome.blobs[stored["documents/_not_stored.json"].sha256]
+    assert b'"path":"big.bin"' in listed

@@ -8,6 +8,7 @@ becomes an ``error`` finding and the audit goes on.
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import platform
 import re
@@ -267,6 +268,7 @@ def run_audit(
     findings.sort(key=lambda f: (DOMAINS.index(f.domain), f.check_id, f.subject))
     spec_bytes, spec_media = _stored_spec(spec)
     spec_ref = ctx.add_artefact("spec/assay.yaml", spec_bytes, spec_media)
+    _store_documents(spec, ctx)
     artefacts = ctx.artefacts
     verdict = compute_verdict(findings, fail_on or spec.policy.fail_on)
     run = Run(
@@ -283,6 +285,36 @@ def run_audit(
         baseline=baseline_id,
     )
     return AuditOutcome(run, {sha: raw for sha, (_, raw) in artefacts.items()})
+
+
+DOCUMENT_LIMIT = 2_000_000
+"""Documents larger than this (bytes) are not stored with the run; their names and sizes are."""
+
+
+def _store_documents(spec: Spec, ctx: Context) -> None:
+    """Keep the ``documents:`` folder's files as evidence of the run (``documents/<path>``).
+
+    The model card and datasheet are built from the stored run alone, so the human-written
+    parts they quote must be in the run too, as they were when it was audited.
+    """
+    if spec.documents is None:
+        return
+    folder = spec.resolve(spec.documents)
+    skipped = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(".") or "/." in relative:
+            continue
+        size = path.stat().st_size
+        if size > DOCUMENT_LIMIT:
+            skipped.append({"path": relative, "bytes": size})
+            continue
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix.lower() in (".md", ".markdown"):
+            media = "text/markdown"
+        ctx.add_artefact(f"documents/{relative}", path.read_bytes(), media)
+    if skipped:
+        ctx.add_artefact("documents/_not_stored.json", {"limit": DOCUMENT_LIMIT, "files": skipped})
 
 
 def _prepare(info: CheckInfo, spec: Spec, ctx: Context) -> None:

@@ -80,7 +80,9 @@ datasets:
     positive_label: "Yes"
     prediction: predicted
     score: score
-    sensitive: [colour, sex]
+    sensitive:
+      - {{column: colour, privileged: White}}
+      - column: sex
     schema:
       <<: *arrests
       extra_columns: allow    # the model's score and prediction
@@ -93,7 +95,9 @@ datasets:
     positive_label: "Yes"
     prediction: predicted
     score: score
-    sensitive: [colour, sex]
+    sensitive:
+      - {{column: colour, privileged: White}}
+      - column: sex
     schema:
       <<: *arrests
       extra_columns: allow
@@ -116,6 +120,12 @@ lineage:
       - {{path: data/train.parquet, sha256: {sha_train}}}
       - {{path: data/test.parquet, sha256: {sha_test}}}
       - {{path: data/current.parquet, sha256: {sha_current}}}
+      - {{path: models/release.skops, sha256: {sha_model}}}
+
+# The audited model: the fitted scikit-learn pipeline, saved with skops (no pickle).
+model:
+  path: models/release.skops
+  features: [employed, citizen, age, checks]
 
 documents: documents
 
@@ -190,7 +200,11 @@ def prepare(directory: Path, *, seed: int = 0) -> Path:
         part = part.append_column("score", pa.array(np.round(proba, 6)))
         return part.append_column("predicted", pa.array(np.where(proba >= 0.5, "Yes", "No")))
 
-    hashes = {}
+    import skops.io
+
+    (directory / "models").mkdir(exist_ok=True)
+    skops.io.dump(model, directory / "models" / "release.skops")
+    hashes = {"model": file_sha256(directory / "models" / "release.skops")[0]}
     for name, part in (("train", train), ("test", scored(test)), ("current", scored(current))):
         path = data_dir / f"{name}.parquet"
         pq.write_table(part, path)
@@ -219,6 +233,6 @@ def spec_text(*, seed: int, hashes: dict[str, str]) -> str:
 
 def clean(directory: Path) -> None:
     """Remove what :func:`prepare` wrote (the evidence repository is elsewhere and kept)."""
-    for name in ("data", "documents", "reports"):
+    for name in ("data", "documents", "models", "reports"):
         shutil.rmtree(directory / name, ignore_errors=True)
     (directory / "assay.yaml").unlink(missing_ok=True)
