@@ -98,6 +98,8 @@ def test_a_bundle_verifies_on_its_own(exported) -> None:
         "runs": 1,
         "approvals": 1,
         "artefacts": 2,
+        "attachments": 0,
+        "attachment_files": 0,
     }
 
 

@@ -28,7 +28,7 @@ def test_create_lays_out_an_empty_repository(tmp_path: Path) -> None:
     assert repo.path == tmp_path / "deep" / "er" / ".assay"
     assert repo.writable
     fmt = (repo.path / "FORMAT").read_bytes()
-    assert fmt == b'{"format":"assay-repository","version":1}'
+    assert fmt == b'{"format":"assay-repository","version":2}'
     assert json.loads(fmt)["version"] == FORMAT_VERSION
     assert (repo.path / "objects").is_dir() and (repo.path / "ledger").is_dir()
     assert repo.runs() == []
@@ -94,21 +94,26 @@ def test_migrations_upgrade_an_older_layout(
 ) -> None:
     stored = repo.store_run(*make_run(1))
     seen: list[Path] = []
-    monkeypatch.setattr(_store, "FORMAT_VERSION", 2)
-    monkeypatch.setitem(MIGRATIONS, 1, seen.append)
+    newer = FORMAT_VERSION + 1
+    monkeypatch.setattr(_store, "FORMAT_VERSION", newer)
+    monkeypatch.setitem(MIGRATIONS, FORMAT_VERSION, seen.append)
 
     upgraded = Repository.open(repo.path)
 
     assert seen == [repo.path]
-    assert json.loads((repo.path / "FORMAT").read_text())["version"] == 2
+    assert json.loads((repo.path / "FORMAT").read_text())["version"] == newer
     assert upgraded.resolve("latest") == stored
 
 
 def test_missing_migration_is_an_error(repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_store, "FORMAT_VERSION", 2)
+    newer = FORMAT_VERSION + 1
+    monkeypatch.setattr(_store, "FORMAT_VERSION", newer)
+    monkeypatch.delitem(MIGRATIONS, FORMAT_VERSION, raising=False)
     with pytest.raises(RepositoryError) as caught:
         Repository.open(repo.path)
-    assert str(caught.value) == msg.REPO_NO_MIGRATION.format(path=repo.path, found=1, supported=2)
+    assert str(caught.value) == msg.REPO_NO_MIGRATION.format(
+        path=repo.path, found=FORMAT_VERSION, supported=newer
+    )
 
 
 def test_a_path_under_a_regular_file_is_not_writable(tmp_path: Path) -> None:
@@ -221,4 +226,25 @@ with Repository.open(sys.argv[1], create=False) as repo:
     assert json.loads(listing) == {"writable": False, "runs": ids, "latest": ids[-1], "ok": True}
     problem = msg.READ_ONLY.format(action="change the repository")
     assert read_only == REPO_NOT_WRITABLE.format(path=repo.path, problem=problem)
+    assert _tree(public_dir) == before
+
+
+def test_unprivileged_user_is_asked_to_upgrade_an_older_repository(
+    public_dir: Path, make_run
+) -> None:
+    repo = Repository.open(public_dir / ".assay")
+    repo.store_run(*make_run(1))
+    (repo.path / "FORMAT").write_bytes(b'{"format":"assay-repository","version":1}')
+    before = _tree(public_dir)
+    code = """
+try:
+    Repository.open(sys.argv[1], create=False)
+except RepositoryError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+    result = _as_nobody(code, str(repo.path))
+    assert result.returncode == 3, result.stderr
+    expected = msg.REPO_OLDER.format(path=repo.path, found=1, supported=FORMAT_VERSION)
+    assert result.stdout.strip() == expected
     assert _tree(public_dir) == before

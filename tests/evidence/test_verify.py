@@ -59,7 +59,15 @@ def test_a_clean_repository_verifies(filled: Repository) -> None:
     report = filled.verify()
     assert report.ok
     assert report.problems == [] and report.notes == [] and report.unreferenced == []
-    assert report.checked == {"objects": 6, "entries": 3, "runs": 3, "approvals": 0, "artefacts": 3}
+    assert report.checked == {
+        "objects": 6,
+        "entries": 3,
+        "runs": 3,
+        "approvals": 0,
+        "artefacts": 3,
+        "attachments": 0,
+        "attachment_files": 0,
+    }
     report.raise_for_problems()  # nothing to raise
     assert report.to_json()["ok"] is True
 

@@ -7,12 +7,14 @@ One import path per concept::
     repo = Repository.open(".assay")
     stored = repo.store_run(run, blobs)          # commits the run to the ledger
     repo.approve(stored.id, by="Ada", private_key_path="ada.pem")
+    repo.attach(stored.id, "model_card", [("model_card.md", "text/markdown", card)])
     repo.export("approved", "release.tar")
     assert repo.verify().ok and verify_bundle("release.tar").ok
 """
 
 from assay.evidence._index import RunSummary
 from assay.evidence._store import FORMAT_VERSION, MIGRATIONS
+from assay.evidence.attachment import ATTACHMENT_SCHEMA, Attachment, StoredAttachment
 from assay.evidence.bundle import BUNDLE_VERSION
 from assay.evidence.bundle_verify import verify_bundle
 from assay.evidence.diff import (
@@ -35,16 +37,19 @@ from assay.evidence.verify import VerifyReport
 
 __all__ = [
     "APPROVAL_SCHEMA",
+    "ATTACHMENT_SCHEMA",
     "BUNDLE_VERSION",
     "FORMAT_VERSION",
     "MIGRATIONS",
     "Approval",
+    "Attachment",
     "FindingChange",
     "MetricChange",
     "Regression",
     "Repository",
     "RunDiff",
     "RunSummary",
+    "StoredAttachment",
     "StoredRun",
     "VerifyReport",
     "diff_runs",

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from assay.evidence import _messages as msg
 from assay.evidence._ledger import LedgerEntry, entry_name, is_canonical, short
+from assay.evidence.attachment import Attachment
 from assay.evidence.signing import Approval
 from assay.run import Run, sha256_hex
 
@@ -29,6 +30,9 @@ class ObjectSource(Protocol):
 
     def read(self, sha: str) -> bytes | None:
         """The object's content, or ``None`` if there is no such object."""
+
+    def size(self, sha: str) -> int | None:
+        """The object's size in bytes, or ``None`` if there is no such object."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,10 @@ class ChainFacts:
     entries: dict[int, LedgerEntry] = field(default_factory=dict)
     runs: dict[int, Run] = field(default_factory=dict)
     approvals: dict[int, Approval] = field(default_factory=dict)
+    attachments: dict[int, Attachment] = field(default_factory=dict)
     referenced: set[str] = field(default_factory=set)
     artefacts: int = 0
+    attachment_files: int = 0
 
 
 def walk(
@@ -95,10 +101,17 @@ def walk(
                 else:
                     run_verdicts[entry.object] = ""  # "": stored, verdict not checked
                 last_run_id, known = entry.object, True
+            elif entry.kind == "approval":
+                if deep(item.seq):
+                    approval = _check_approval(
+                        item.label, entry, source, run_verdicts, trusted, facts
+                    )
+                    if approval is not None:
+                        facts.approvals[item.seq] = approval
             elif deep(item.seq):
-                approval = _check_approval(item.label, entry, source, run_verdicts, trusted, facts)
-                if approval is not None:
-                    facts.approvals[item.seq] = approval
+                attachment = _check_attachment(item.label, entry, source, run_verdicts, facts)
+                if attachment is not None:
+                    facts.attachments[item.seq] = attachment
         previous = item
         expected_seq = item.seq + 1
     return facts
@@ -248,6 +261,69 @@ def _check_approval(
             )
         )
     return approval
+
+
+def _check_attachment(
+    label: str,
+    entry: LedgerEntry,
+    source: ObjectSource,
+    stored_runs: dict[str, str],
+    facts: ChainFacts,
+) -> Attachment | None:
+    """Check an attachment record: intact, parses, names an earlier run, files intact."""
+    raw = _intact(label, entry, source, facts.problems)
+    if raw is None:
+        return None
+    try:
+        attachment = Attachment.from_bytes(raw)
+    except ValueError as exc:
+        facts.problems.append(
+            msg.V_RECORD_INVALID.format(
+                path=label,
+                kind="attachment",
+                object_path=source.label(entry.object),
+                problem=_describe(exc),
+            )
+        )
+        return None
+    kind = attachment.kind
+    if attachment.run not in stored_runs:
+        facts.problems.append(
+            msg.V_ATTACHMENT_RUN.format(path=label, kind=kind, run=short(attachment.run))
+        )
+    for f in attachment.files:
+        facts.attachment_files += 1
+        facts.referenced.add(f.sha256)
+        object_path = source.label(f.sha256)
+        digest = source.digest(f.sha256)
+        if digest is None:
+            facts.problems.append(
+                msg.V_ATTACHED_MISSING.format(
+                    path=label, kind=kind, name=f.name, object_path=object_path
+                )
+            )
+        elif digest != f.sha256:
+            facts.problems.append(
+                msg.V_ATTACHED_CHANGED.format(
+                    path=label,
+                    kind=kind,
+                    name=f.name,
+                    object_path=object_path,
+                    actual=short(digest),
+                )
+            )
+        elif (size := source.size(f.sha256)) is not None and size != f.size:
+            facts.problems.append(
+                msg.V_ATTACHED_SIZE.format(
+                    path=label,
+                    kind=kind,
+                    name=f.name,
+                    size=f.size,
+                    object_path=object_path,
+                    actual=size,
+                )
+            )
+    return attachment
 
 
 def _describe(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""The SQLite index of a repository: runs, findings and approvals, for fast listing.
+"""The SQLite index of a repository: runs, findings, approvals and attachments, for listing.
 
 The index is derived from the ledger and never the source of truth. It remembers the last
 entry it indexed (``head_seq`` and the sha256 of that entry's file); when the ledger has moved
@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay.evidence.attachment import Attachment
 from assay.evidence.signing import Approval
 from assay.run import Run
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Bump on any change to the tables: an index with another version is rebuilt from the ledger.
+Version 2 added ``attachments``."""
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -38,6 +41,11 @@ CREATE TABLE approvals (
     at TEXT NOT NULL, verdict TEXT NOT NULL
 );
 CREATE INDEX approvals_run ON approvals (run_id);
+CREATE TABLE attachments (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX attachments_run ON attachments (run_id, kind);
 """
 
 
@@ -135,6 +143,15 @@ def add_approval(conn: sqlite3.Connection, seq: int, approval_id: str, approval:
     )
 
 
+def add_attachment(
+    conn: sqlite3.Connection, seq: int, attachment_id: str, attachment: Attachment
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO attachments VALUES (?, ?, ?, ?, ?)",
+        (seq, attachment_id, attachment.run, attachment.kind, attachment.created),
+    )
+
+
 _RUN_COLUMNS = (
     "r.seq, r.id, r.created, r.system, r.version, r.verdict, r.counts, "
     "EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id)"
@@ -194,4 +211,26 @@ def approvals_of(conn: sqlite3.Connection, run_id: str) -> list[tuple[int, str]]
     rows = conn.execute(
         "SELECT seq, id FROM approvals WHERE run_id = ? ORDER BY seq", (run_id,)
     ).fetchall()
+    return [(int(seq), str(obj)) for seq, obj in rows]
+
+
+def attachment_at(conn: sqlite3.Connection, seq: int) -> tuple[str, str] | None:
+    """``(kind, run id)`` of ledger entry ``seq``, if that entry is an attachment."""
+    row = conn.execute("SELECT kind, run_id FROM attachments WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def attachments_of(
+    conn: sqlite3.Connection, run_id: str, kind: str | None = None
+) -> list[tuple[int, str]]:
+    """``(seq, attachment object id)`` of each attachment of ``run_id``, oldest first."""
+    if kind is None:
+        rows = conn.execute(
+            "SELECT seq, id FROM attachments WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT seq, id FROM attachments WHERE run_id = ? AND kind = ? ORDER BY seq",
+            (run_id, kind),
+        ).fetchall()
     return [(int(seq), str(obj)) for seq, obj in rows]

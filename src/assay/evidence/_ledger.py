@@ -1,6 +1,8 @@
-"""Ledger entries: one canonical-JSON file per stored run or approval, each naming the last.
+"""Ledger entries: one canonical-JSON file per stored record, each naming the one before.
 
-``ledger/00000003.json`` holds ``{"seq": 3, "kind": "run", "object": <sha256 of the record>,
+An entry commits one record: a ``run``, an ``approval`` of a run, or an ``attachment`` (documents
+generated from a run, such as its model card). ``ledger/00000003.json`` holds
+``{"seq": 3, "kind": "run", "object": <sha256 of the record>,
 "prev": <sha256 of ledger/00000002.json's bytes>, "time": "2025-01-31T12:00:00Z"}``. The
 first entry has ``"prev": null``. Changing any entry changes its hash and breaks the ``prev``
 of the entry after it.
@@ -17,8 +19,8 @@ from typing import Any, Literal
 
 from assay.run import canonical_json
 
-Kind = Literal["run", "approval"]
-KINDS: tuple[Kind, ...] = ("run", "approval")
+Kind = Literal["run", "approval", "attachment"]
+KINDS: tuple[Kind, ...] = ("run", "approval", "attachment")
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 ENTRY_NAME = re.compile(r"(\d{8})\.json")
@@ -89,7 +91,8 @@ class LedgerEntry:
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             raise ValueError(f"seq must be a positive integer, got {seq!r}")
         if kind not in KINDS:
-            raise ValueError(f"kind must be 'run' or 'approval', got {kind!r}")
+            expected = ", ".join(repr(k) for k in KINDS)
+            raise ValueError(f"kind must be one of {expected}, got {kind!r}")
         if not isinstance(obj, str) or not HEX64.fullmatch(obj):
             raise ValueError(f"object must be a sha256 hex digest, got {obj!r}")
         if prev is not None and (not isinstance(prev, str) or not HEX64.fullmatch(prev)):

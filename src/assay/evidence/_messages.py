@@ -34,6 +34,7 @@ HINT_LIST = "Run `assay runs list` to see stored runs."
 HINT_EMPTY = "The repository holds no runs yet; `assay audit` stores one."
 HINT_NOT_APPROVED = "No run has been approved yet; `assay approve RUN --by NAME`."
 HINT_APPROVAL_ENTRY = "Ledger entry #{seq} is an approval of run {run}, not a run."
+HINT_ATTACHMENT_ENTRY = "Ledger entry #{seq} is a {kind} attached to run {run}, not a run."
 
 # Storing
 BLOB_HASH = (
@@ -118,6 +119,21 @@ V_TRUNCATED = (
     "{path} is missing, but the index recorded it (entries were removed from the end of the ledger)"
 )
 V_REPLACED = "{path}: hashes to {actual}, but the index recorded {expected} (the entry was changed)"
+V_ATTACHMENT_RUN = (
+    "{path}: attaches a {kind} to run {run}, which no earlier ledger entry stores "
+    "(the attachment was forged or its entries reordered)"
+)
+V_ATTACHED_MISSING = (
+    "{path}: the {kind} attachment lists file {name!r} as {object_path}, which is missing"
+)
+V_ATTACHED_CHANGED = (
+    "{path}: the {kind} attachment lists file {name!r} as {object_path}, which hashes to "
+    "{actual} (the file was changed)"
+)
+V_ATTACHED_SIZE = (
+    "{path}: the {kind} attachment says file {name!r} is {size} bytes, but {object_path} is "
+    "{actual} bytes (the record is wrong)"
+)
 V_APPROVAL_VERDICT = "{path}: approves verdict {found!r}, but run {run} has verdict {expected!r}"
 
 # Verification notes (not problems)
@@ -149,6 +165,7 @@ B_MISSING = "{path}: member {name} is missing ({what})"
 B_EXTRA = "{path}: member {name} belongs to no part of the bundled run (unexpected member)"
 B_TOO_LARGE = "{path}: member {name} is {size} bytes, too large for a manifest or ledger entry"
 B_APPROVAL_OTHER = "{path}: approves run {run}, not the bundled run {expected}"
+B_ATTACHMENT_OTHER = "{path}: attaches a {kind} to run {run}, not to the bundled run {expected}"
 B_NEWER = (
     "{path}: the bundle has format version {found}, newer than this Assay understands "
     "({supported}). Upgrade Assay."

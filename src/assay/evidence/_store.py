@@ -39,14 +39,26 @@ from assay.evidence._ledger import (
     object_name,
     short,
 )
+from assay.evidence.attachment import Attachment
 from assay.evidence.signing import Approval
 from assay.run import Run, canonical_json, sha256_hex
 
 FORMAT_NAME = "assay-repository"
-FORMAT_VERSION = 1
-"""The repository layout this Assay writes. Bump it, and add a migration, on any change."""
+FORMAT_VERSION = 2
+"""The repository layout this Assay writes. Bump it, and add a migration, on any change.
 
-MIGRATIONS: dict[int, Callable[[Path], None]] = {}
+1. objects, ledger entries of kind ``run`` and ``approval``, the index.
+2. adds ledger entries of kind ``attachment`` (documents attached to a run).
+"""
+
+
+def _add_attachments(root: Path) -> None:
+    """Version 1 to 2: nothing moves on disk. A version-1 repository is already a valid
+    version-2 one; raising the version makes an Assay that knows only version 1 refuse the
+    repository (it would misread attachment entries) instead of failing on the first one."""
+
+
+MIGRATIONS: dict[int, Callable[[Path], None]] = {1: _add_attachments}
 """Layout upgrades by the version they upgrade from: ``MIGRATIONS[1](root)`` turns a version-1
 repository into version 2. They run under the lock, one step at a time; FORMAT is rewritten
 after each step, so an interrupted upgrade resumes where it stopped."""
@@ -362,8 +374,10 @@ class Store:
             data = self.read_object(entry.object)
             if entry.kind == "run":
                 _index.add_run(conn, seq, entry.object, Run.from_bytes(data))
-            else:
+            elif entry.kind == "approval":
                 _index.add_approval(conn, seq, entry.object, Approval.from_bytes(data))
+            else:
+                _index.add_attachment(conn, seq, entry.object, Attachment.from_bytes(data))
         except (ValueError, KeyError, TypeError, AttributeError, OSError, VerificationError):
             return  # a damaged entry stays out of the index; `verify` reports it
 

@@ -1,10 +1,10 @@
 """Self-contained, verifiable tar bundles of one stored run.
 
-A bundle holds ``bundle.json`` (the manifest), the ledger entries from 1 through the run's
-entry and its approvals (so every ``prev`` link can be checked), the run record, its
-artefacts and its approvals, each under its repository path. It is written deterministically
-(sorted members, mtime 0, uid/gid 0, mode 0644, GNU tar format), so the same run always gives
-the same bytes.
+A bundle holds ``bundle.json`` (the manifest), the ledger entries from 1 through the last of
+the run's entry, its approvals and its attachments (so every ``prev`` link can be checked), the
+run record, its artefacts, its approvals, and its attachment records with their files, each
+under its repository path. It is written deterministically (sorted members, mtime 0, uid/gid
+0, mode 0644, GNU tar format), so the same run always gives the same bytes.
 
 :func:`~assay.evidence.verify_bundle` needs nothing but the file; see
 :mod:`assay.evidence.bundle_verify` for what it checks.
@@ -34,8 +34,17 @@ from assay.evidence._ledger import entry_name, object_name, short
 from assay.run import canonical_json, sha256_hex
 
 BUNDLE_FORMAT = "assay-bundle"
-BUNDLE_VERSION = 1
-"""Version of the bundle layout and manifest. Bump it on an incompatible change."""
+BUNDLE_VERSION = 2
+"""Version of the bundle layout and manifest. Bump it on an incompatible change.
+
+1. the run, its artefacts and approvals.
+2. adds the run's attachments (manifest field ``attachments``).
+
+A bundle is written with the lowest version that holds its contents: a run without
+attachments gives a version-1 bundle, byte for byte what earlier Assay wrote and still
+verifiable by it; a run with attachments gives version 2, which earlier Assay refuses as newer
+rather than misreading it.
+"""
 
 TAR_FORMAT = tarfile.GNU_FORMAT
 MANIFEST = "bundle.json"
@@ -51,26 +60,41 @@ def manifest_bytes(
     approval_seqs: Iterable[int],
     entries: Sequence[bytes],
     objects: Mapping[str, tuple[str, int]],
+    attachment_seqs: Iterable[int] = (),
 ) -> bytes:
     """The manifest, a function of the bundle's contents alone.
 
     ``entries`` are the ledger entry bytes from seq 1 on; ``objects`` maps each object's
-    sha256 to its role (``run``, ``artefact``, ``approval``) and size.
+    sha256 to its role (``run``, ``artefact``, ``approval``, ``attachment``,
+    ``attachment_file``) and size.
     """
-    return canonical_json(
-        {
-            "format": BUNDLE_FORMAT,
-            "version": BUNDLE_VERSION,
-            "run": run_id,
-            "run_seq": run_seq,
-            "approvals": sorted(approval_seqs),
-            "entries": [{"seq": i, "sha256": sha256_hex(raw)} for i, raw in enumerate(entries, 1)],
-            "objects": [
-                {"sha256": sha, "role": objects[sha][0], "size": objects[sha][1]}
-                for sha in sorted(objects)
-            ],
-        }
-    )
+    attachments = sorted(attachment_seqs)
+    manifest: dict[str, object] = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION if attachments else 1,
+        "run": run_id,
+        "run_seq": run_seq,
+        "approvals": sorted(approval_seqs),
+        "entries": [{"seq": i, "sha256": sha256_hex(raw)} for i, raw in enumerate(entries, 1)],
+        "objects": [
+            {"sha256": sha, "role": objects[sha][0], "size": objects[sha][1]}
+            for sha in sorted(objects)
+        ],
+    }
+    if attachments:
+        manifest["attachments"] = attachments
+    return canonical_json(manifest)
+
+
+def add_attachment_roles(roles: dict[str, str], record: str, files: Iterable[str]) -> None:
+    """Give an attachment record and its files their roles, after the run's own objects.
+
+    An object that already has a role keeps it (a file may have the same bytes as an
+    artefact, or as a file of another attachment), so export and verification agree.
+    """
+    roles.setdefault(record, "attachment")
+    for sha in files:
+        roles.setdefault(sha, "attachment_file")
 
 
 def canonical_info(name: str, size: int) -> tarfile.TarInfo:
@@ -101,6 +125,7 @@ def export_bundle(
     entries: Sequence[bytes],
     objects: Mapping[str, Path],
     roles: Mapping[str, str],
+    attachment_seqs: Sequence[int] = (),
 ) -> Path:
     """Write the bundle atomically to ``out``; used by :meth:`Repository.export`.
 
@@ -124,6 +149,7 @@ def export_bundle(
         approval_seqs=approval_seqs,
         entries=entries,
         objects=sizes,
+        attachment_seqs=attachment_seqs,
     )
     members: list[tuple[str, int, Opener]] = [(MANIFEST, len(manifest), _bytes_opener(manifest))]
     members += [

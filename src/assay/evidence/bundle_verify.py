@@ -8,7 +8,8 @@ The checks, in the order their problems are reported:
    first differing byte offset is named. This catches changes to headers, padding and the
    end-of-archive blocks, which a tar reader ignores;
 3. the ledger entries link back to entry 1, every bundled object hashes to its name, the
-   run's artefacts are present, approvals carry valid signatures over the bundled run;
+   run's artefacts are present, approvals carry valid signatures over the bundled run,
+   attachments name the bundled run and their files are present and unchanged;
 4. nothing extra is bundled, and ``bundle.json`` is exactly what the members imply.
 """
 
@@ -19,6 +20,7 @@ import json
 import os
 import tarfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
@@ -31,12 +33,14 @@ from assay.evidence.bundle import (
     MANIFEST,
     MEMBER_NAME,
     TAR_FORMAT,
+    add_attachment_roles,
     canonical_info,
     manifest_bytes,
 )
 from assay.evidence.signing import fingerprints
 from assay.evidence.verify import VerifyReport
 
+_A_KIND = {"run": "a run", "approval": "an approval", "attachment": "an attachment"}
 _TEXT_LIMIT = 16 << 20  # the manifest and ledger entries are small; refuse to hold more
 
 
@@ -105,6 +109,10 @@ class _BundleSource:
             handle.seek(info.offset_data)
             return handle.read(info.size)
 
+    def size(self, sha: str) -> int | None:
+        info = self._infos.get(object_name(sha))
+        return None if info is None else info.size
+
 
 def verify_bundle(
     path: str | os.PathLike[str], *, trusted_keys: Iterable[str] | None = None
@@ -121,7 +129,19 @@ def verify_bundle(
     """
     bundle = Path(path)
     problems: list[str] = []
-    checked = {"members": 0, "objects": 0, "entries": 0, "runs": 0, "approvals": 0, "artefacts": 0}
+    checked = dict.fromkeys(
+        (
+            "members",
+            "objects",
+            "entries",
+            "runs",
+            "approvals",
+            "artefacts",
+            "attachments",
+            "attachment_files",
+        ),
+        0,
+    )
     infos = _read_members(bundle, problems)
     if infos is None:
         return VerifyReport(checked, problems)
@@ -139,14 +159,21 @@ def verify_bundle(
     manifest = _read_manifest(bundle, texts.get(MANIFEST), problems)
     if manifest is None:
         return VerifyReport(checked, problems)
-    run_seq, approval_seqs = manifest
-    wanted = {run_seq, *approval_seqs}
+    run_seq, approval_seqs, attachment_seqs = manifest
+    wanted = {run_seq, *approval_seqs, *attachment_seqs}
     trusted = None if trusted_keys is None else fingerprints(trusted_keys)
     source = _BundleSource(bundle, infos, digests)
     facts = walk(entries, source, deep=lambda seq: seq in wanted, trusted=trusted)
     problems.extend(facts.problems)
-    checked.update(runs=len(facts.runs), approvals=len(facts.approvals), artefacts=facts.artefacts)
-    _check_contents(bundle, infos, texts, facts, run_seq, approval_seqs, problems)
+    checked.update(
+        runs=len(facts.runs),
+        approvals=len(facts.approvals),
+        artefacts=facts.artefacts,
+        attachments=len(facts.attachments),
+        attachment_files=facts.attachment_files,
+    )
+    seqs = _Seqs(run_seq, approval_seqs, attachment_seqs)
+    _check_contents(bundle, infos, texts, facts, seqs, problems)
     return VerifyReport(checked, problems)
 
 
@@ -209,10 +236,20 @@ def _compare_canonical(
     return digests, texts
 
 
+@dataclass(frozen=True)
+class _Seqs:
+    """The ledger entries the manifest says the bundle is about."""
+
+    run: int
+    approvals: list[int]
+    attachments: list[int]
+
+
 def _read_manifest(
     bundle: Path, raw: bytes | None, problems: list[str]
-) -> tuple[int, list[int]] | None:
-    """``(run_seq, approval seqs)`` from bundle.json, the two facts the rest is checked by."""
+) -> tuple[int, list[int], list[int]] | None:
+    """``(run_seq, approval seqs, attachment seqs)`` from bundle.json, the facts the rest is
+    checked by."""
     if raw is None:
         problems.append(msg.B_NO_MANIFEST.format(path=bundle))
         return None
@@ -230,16 +267,19 @@ def _read_manifest(
         problems.append(msg.B_NEWER.format(path=bundle, found=version, supported=BUNDLE_VERSION))
         return None
     run_seq, approvals = data.get("run_seq"), data.get("approvals")
+    attachments = data.get("attachments", [])
     if (
         not isinstance(run_seq, int)
         or run_seq < 1
         or not isinstance(approvals, list)
         or not all(isinstance(s, int) and s > run_seq for s in approvals)
+        or not isinstance(attachments, list)
+        or not all(isinstance(s, int) and s > run_seq for s in attachments)
     ):
-        problem = "lacks a valid run_seq and approvals list"
+        problem = "lacks a valid run_seq, approvals and attachments list"
         problems.append(msg.B_MANIFEST_INVALID.format(path=bundle, problem=problem))
         return None
-    return run_seq, approvals
+    return run_seq, approvals, attachments
 
 
 def _check_contents(
@@ -247,15 +287,19 @@ def _check_contents(
     infos: dict[str, tarfile.TarInfo],
     texts: dict[str, bytes],
     facts: ChainFacts,
-    run_seq: int,
-    approval_seqs: list[int],
+    seqs: _Seqs,
     problems: list[str],
 ) -> None:
-    """The run and approvals the manifest names are there, nothing else is, and the manifest
-    is exactly what the members imply."""
+    """The run, approvals and attachments the manifest names are there, nothing else is, and
+    the manifest is exactly what the members imply."""
+    run_seq, approval_seqs = seqs.run, seqs.approvals
     run_entry = facts.entries.get(run_seq)
     if run_entry is None or run_entry.kind != "run":
-        what = "the run's ledger entry" if run_entry is None else "a run entry, not an approval"
+        what = (
+            "the run's ledger entry"
+            if run_entry is None
+            else f"a run entry, not {_A_KIND[run_entry.kind]}"
+        )
         problems.append(msg.B_MISSING.format(path=bundle, name=entry_name(run_seq), what=what))
         return
     run_id = run_entry.object
@@ -266,7 +310,11 @@ def _check_contents(
     for seq in approval_seqs:
         entry = facts.entries.get(seq)
         if entry is None or entry.kind != "approval":
-            what = "an approval entry" if entry is None else "an approval entry, not a run"
+            what = (
+                "an approval entry"
+                if entry is None
+                else f"an approval entry, not {_A_KIND[entry.kind]}"
+            )
             problems.append(msg.B_MISSING.format(path=bundle, name=entry_name(seq), what=what))
             continue
         roles[entry.object] = "approval"
@@ -279,11 +327,37 @@ def _check_contents(
                     expected=short(run_id),
                 )
             )
-    last = max([run_seq, *approval_seqs])
+    whole = run is not None  # every object's role is known: the run and attachments parsed
+    for seq in seqs.attachments:
+        entry = facts.entries.get(seq)
+        if entry is None or entry.kind != "attachment":
+            what = (
+                "an attachment entry"
+                if entry is None
+                else f"an attachment entry, not {_A_KIND[entry.kind]}"
+            )
+            problems.append(msg.B_MISSING.format(path=bundle, name=entry_name(seq), what=what))
+            continue
+        attachment = facts.attachments.get(seq)
+        if attachment is None:
+            whole = False
+            roles.setdefault(entry.object, "attachment")
+            continue
+        add_attachment_roles(roles, entry.object, (f.sha256 for f in attachment.files))
+        if attachment.run != run_id:
+            problems.append(
+                msg.B_ATTACHMENT_OTHER.format(
+                    path=f"{bundle.name}:{entry_name(seq)}",
+                    kind=attachment.kind,
+                    run=short(attachment.run),
+                    expected=short(run_id),
+                )
+            )
+    last = max([run_seq, *approval_seqs, *seqs.attachments])
     expected = {MANIFEST, *(entry_name(s) for s in range(1, last + 1))}
     expected.update(object_name(sha) for sha in roles)
     for name in sorted(set(infos) - expected):
-        if run is not None or not name.startswith("objects/"):  # else: maybe an artefact
+        if whole or not name.startswith("objects/"):  # else: maybe an artefact or a file
             problems.append(msg.B_EXTRA.format(path=bundle, name=name))
     entries = [texts.get(entry_name(s)) for s in range(1, last + 1)]
     objects = {
@@ -299,6 +373,7 @@ def _check_contents(
         approval_seqs=approval_seqs,
         entries=[e for e in entries if e is not None],
         objects=objects,
+        attachment_seqs=seqs.attachments,
     )
     if derived != texts.get(MANIFEST):
         problems.append(msg.B_MANIFEST_MISMATCH.format(path=bundle))

@@ -1,10 +1,14 @@
-"""The evidence repository: stored runs, their artefacts, approvals, and a hash-chained ledger.
+"""The evidence repository: stored runs, their artefacts, approvals, attachments, and a
+hash-chained ledger.
 
 Layout of the folder (``.assay/`` by default)::
 
-    FORMAT                 {"format": "assay-repository", "version": 1}
-    objects/ab/cdef…       content-addressed blobs, named by the sha256 of their bytes
-    ledger/00000001.json   append-only entries, each holding the hash of the one before
+    FORMAT                 {"format": "assay-repository", "version": 2}
+    objects/ab/cdef…       content-addressed blobs, named by the sha256 of their bytes: run,
+                           approval and attachment records, artefacts, attached files
+    ledger/00000001.json   append-only entries, each holding the hash of the one before; kind
+                           ``run``, ``approval`` (of an earlier run) or ``attachment``
+                           (documents generated from an earlier run, e.g. its model card)
     index.sqlite           derived index for listing; rebuilt from the ledger when behind
     lock                   cross-process lock held by every write
 
@@ -13,6 +17,7 @@ Example::
     repo = Repository.open(".assay")
     stored = repo.store_run(run, blobs={sha: data})
     repo.resolve("latest").id == stored.id
+    repo.attach("latest", "model_card", [("model_card.md", "text/markdown", text)])
     repo.verify().ok
 """
 
@@ -21,20 +26,22 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
+from assay._version import __version__
 from assay.errors import REPO_NEWER, RUN_NOT_FOUND, RepositoryError, RunNotFoundError
 from assay.evidence import _index
 from assay.evidence import _messages as msg
 from assay.evidence._index import RunSummary
 from assay.evidence._ledger import HEX64, iso_utc, utc_now
 from assay.evidence._store import FORMAT_VERSION, Store, is_writable, prepare_folder
-from assay.evidence.bundle import export_bundle
+from assay.evidence.attachment import Attachment, StoredAttachment, check_kind
+from assay.evidence.bundle import add_attachment_roles, export_bundle
 from assay.evidence.signing import Approval, load_private_key, sign_approval
 from assay.evidence.verify import VerifyReport, verify_repository
 from assay.run import Run, sha256_hex
@@ -224,6 +231,12 @@ class Repository:
                 if approved is not None:
                     hint = msg.HINT_APPROVAL_ENTRY.format(seq=number.group(1), run=approved[:12])
                     return self._not_found(ref, hint)
+                attached = _index.attachment_at(conn, int(number.group(1)))
+                if attached is not None:
+                    hint = msg.HINT_ATTACHMENT_ENTRY.format(
+                        seq=number.group(1), kind=attached[0], run=attached[1][:12]
+                    )
+                    return self._not_found(ref, hint)
                 return self._not_found(ref, msg.HINT_LIST)
         prefix = ref.lower()
         if not _HEX_REF.fullmatch(prefix):
@@ -290,6 +303,59 @@ class Repository:
             found = _index.approvals_of(conn, run_id)
         return [Approval.from_bytes(self.get(obj)) for _, obj in found]
 
+    # -- attachments ----------------------------------------------------------------------
+
+    def attach(
+        self,
+        run_ref: str,
+        kind: str,
+        files: Sequence[tuple[str, str, bytes]],
+        *,
+        now: datetime | None = None,
+    ) -> StoredAttachment:
+        """Attach documents of ``kind`` to the run ``run_ref`` names (see :meth:`resolve`).
+
+        ``kind`` is a slug such as ``model_card``; ``files`` are ``(name, media type, bytes)``,
+        e.g. ``("model_card.md", "text/markdown", data)``. The run is not changed: its files are
+        stored as objects, then an :class:`~assay.evidence.attachment.Attachment` record, then
+        a ledger entry commits it. Attaching the same kind again adds a newer attachment.
+        ``now`` fixes the timestamp (UTC). :class:`ValueError` for a bad kind, file name or
+        media type; :class:`~assay.errors.RunNotFoundError` if no stored run matches.
+        """
+        self._store.require_writable("attach documents to a run")
+        check_kind(kind)
+        stored = self.resolve(run_ref)
+        created = utc_now() if now is None else iso_utc(now)
+        record = Attachment.build(
+            run=stored.id, kind=kind, created=created, tool_version=__version__, files=files
+        )
+        with self._store.locked():
+            self._store.sync_index()
+            for _, _, data in files:
+                self._store.write_object(data)
+            attachment_id = self._store.write_object(record.to_bytes())
+            seq, entry_hash = self._store.append_entry("attachment", attachment_id, created)
+            self._store.index_new_entry(seq, entry_hash)
+        return StoredAttachment(seq=seq, id=attachment_id, attachment=record)
+
+    def attachments(self, run_ref: str, kind: str | None = None) -> list[StoredAttachment]:
+        """The attachments of a run (an id or any reference :meth:`resolve` takes), oldest
+        first; only those of ``kind`` if given."""
+        if kind is not None:
+            check_kind(kind)
+        with self._store.query() as conn:
+            run_id = self._find(conn, run_ref.strip()).id
+            found = _index.attachments_of(conn, run_id, kind)
+        return [
+            StoredAttachment(seq=seq, id=obj, attachment=Attachment.from_bytes(self.get(obj)))
+            for seq, obj in found
+        ]
+
+    def latest_attachment(self, run_ref: str, kind: str) -> StoredAttachment | None:
+        """The newest attachment of ``kind`` to the run, or ``None`` if it has none."""
+        found = self.attachments(run_ref, kind)
+        return found[-1] if found else None
+
     # -- verification and export ----------------------------------------------------------
 
     def verify(self, *, trusted_keys: Iterable[str] | None = None) -> VerifyReport:
@@ -304,11 +370,15 @@ class Repository:
         stored = self.resolve(run_ref)
         with self._store.query() as conn:
             approvals = _index.approvals_of(conn, stored.id)
-        last = max([stored.seq, *(seq for seq, _ in approvals)])
+            attachments = _index.attachments_of(conn, stored.id)
+        last = max([stored.seq, *(seq for seq, _ in approvals), *(seq for seq, _ in attachments)])
         entries = [self._store.entry_bytes(seq) for seq in range(1, last + 1)]
         roles = {stored.id: "run"}
         roles.update((a.sha256, "artefact") for a in stored.run.artefacts)
         roles.update((obj, "approval") for _, obj in approvals)
+        for _, obj in attachments:
+            record = Attachment.from_bytes(self.get(obj))
+            add_attachment_roles(roles, obj, (f.sha256 for f in record.files))
         objects = {sha: self._store.object_path(sha) for sha in roles}
         return export_bundle(
             Path(out_path),
@@ -317,4 +387,5 @@ class Repository:
             entries=entries,
             objects=objects,
             roles=roles,
+            attachment_seqs=[seq for seq, _ in attachments],
         )

@@ -34,8 +34,9 @@ class VerifyReport:
     """The outcome of verifying a repository or a bundle.
 
     ``checked`` counts what was looked at (``objects``, ``entries``, ``runs``, ``approvals``,
-    ``artefacts``); ``problems`` lists what is broken, first problem first; ``notes`` lists
-    harmless leftovers; ``unreferenced`` holds the sha256 of objects no ledger entry refers to.
+    ``artefacts``, ``attachments``, ``attachment_files``); ``problems`` lists what is broken,
+    first problem first; ``notes`` lists harmless leftovers; ``unreferenced`` holds the sha256
+    of objects no ledger entry refers to.
     """
 
     checked: Mapping[str, int]
@@ -49,8 +50,8 @@ class VerifyReport:
         return not self.problems
 
     def summary(self) -> str:
-        """``12 objects, 3 entries, 2 runs, 1 approvals checked``."""
-        counts = ", ".join(f"{n} {what}" for what, n in self.checked.items())
+        """``12 objects, 3 entries, 2 runs, 1 approvals, 2 artefacts, … checked``."""
+        counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in self.checked.items())
         return f"{counts} checked" if counts else "nothing to check"
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +95,12 @@ class _RepoSource:
         except OSError:
             return None
 
+    def size(self, sha: str) -> int | None:
+        try:
+            return (self._root / object_name(sha)).stat().st_size
+        except OSError:
+            return None
+
 
 def verify_repository(root: Path, *, trusted_keys: Iterable[str] | None = None) -> VerifyReport:
     """Verify the repository in folder ``root``; see :meth:`Repository.verify`."""
@@ -116,6 +123,8 @@ def verify_repository(root: Path, *, trusted_keys: Iterable[str] | None = None) 
         "runs": kinds.count("run"),
         "approvals": kinds.count("approval"),
         "artefacts": facts.artefacts,
+        "attachments": kinds.count("attachment"),
+        "attachment_files": facts.attachment_files,
     }
     return VerifyReport(checked, problems, notes, unreferenced)
 
