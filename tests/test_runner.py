@@ -221,3 +221,10 @@ def test_the_documents_folder_is_stored_with_the_run(tmp_path: Path) -> None:
     assert "documents/.hidden" not in stored and "documents/big.bin" not in stored
     listed = outcome.blobs[stored["documents/_not_stored.json"].sha256]
     assert b'"path":"big.bin"' in listed
+
+
+def test_an_audit_result_loads_evidence_by_a_findings_reference() -> None:
+    result = execute(spec_of())
+    finding = next(f for f in result.run.findings if f.evidence)
+    reference = finding.evidence[0]
+    assert result.load(reference) == result.load(reference.removeprefix("sha256:"))

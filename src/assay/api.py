@@ -36,7 +36,8 @@ class AuditResult:
     blobs: Mapping[str, bytes]
 
     def load(self, sha256: str) -> bytes:
-        """The bytes of an artefact of this run."""
+        """The bytes of an artefact of this run, by its digest or a finding's ``sha256:…``."""
+        sha256 = sha256.removeprefix("sha256:")
         if sha256 in self.blobs:
             return self.blobs[sha256]
         if self.repository is None:
