@@ -8,7 +8,8 @@ category ``region`` and a sensitive ``group`` (``a``/``b``), target ``y`` (0/1).
 - **bad** — an unpruned decision tree trained on labels that mostly follow ``group`` (plus
   noise), with ``group`` as a feature: it memorises its training set (train/test gap), gives
   0/1 probabilities (miscalibrated), treats the groups very differently (unfair) and flips
-  under small noise (brittle); on the shifted ``ood`` data it does worse again.
+  under small noise (brittle). (Its labels do not depend on ``x1``, so the shifted ``ood``
+  data does not hurt it further; tests of a harmful shift write their own ``ood`` table.)
 
 Datasets: ``train``, ``test`` (role test), ``current`` and ``ood`` (role ood: ``x1`` shifted),
 written as Parquet; the model is passed as a Python object (``model: {object: …}``).

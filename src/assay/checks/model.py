@@ -14,10 +14,11 @@ from assay.checks._evaluation import Evaluation
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.model_common import (
     evaluated_datasets,
+    evaluation_metrics,
     headline_metric,
     json_value,
-    metric_values,
     plain_metrics,
+    ranking_proba,
 )
 from assay.stats.bootstrap import BootstrapResult, bootstrap_classification, bootstrap_regression
 from assay.stats.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -107,7 +108,7 @@ def _performance(
             f"{', '.join(known)}.",
             remediation=f"Fix `checks.{params.info.id}.params.metric`.",
         )
-    values = metric_values(ev)
+    values = evaluation_metrics(ev)  # scores (a decision_function) rank like probabilities
     intervals = _intervals(params, options, ev)
     metrics, undefined = plain_metrics(values.values, values.undefined)
     for key, result in intervals.items():
@@ -176,13 +177,35 @@ def _intervals(
             seed=seed,
         )
     assert ev.classes is not None
+    usable = ranking_proba(ev.proba, ev.probabilistic, ev.binary)
+    metrics = None
+    if usable is not None and not ev.probabilistic:  # log loss needs real probabilities
+        metrics = [m for m in CLASSIFICATION_METRICS if m != "log_loss"]
     return bootstrap_classification(
         ev.y_true,
         ev.y_pred,
-        ev.proba,
+        usable,
         classes=ev.classes,
         positive=ev.positive if ev.binary else None,
+        metrics=metrics,
         n_resamples=options.n_bootstrap,
         confidence=options.confidence,
         seed=seed,
     )
+
+
+# The other model checks register when their modules are imported with this one.
+from assay.checks import (  # noqa: E402
+    model_calibration,
+    model_cross_validation,
+    model_generalisation,
+    model_slices,
+)
+
+__all__ = [
+    "model_calibration",
+    "model_cross_validation",
+    "model_generalisation",
+    "model_slices",
+    "performance",
+]

@@ -3,19 +3,36 @@
 - :func:`evaluated_datasets` — the datasets a check evaluates, by role;
 - :func:`metric_values` — a model's metrics on an :class:`~assay.checks._evaluation.Evaluation`;
 - :func:`headline_metric` — the metric a check grades when the spec does not name one;
-- :func:`plain_metrics` — metric values made JSON-safe (NaN → ``None`` with the reason).
+- :func:`plain_metrics` — metric values made JSON-safe (NaN → ``None`` with the reason);
+- :func:`evaluation_metrics`, :func:`bootstrap_metric`, :func:`difference_interval` — metrics
+  that also accept scores, one metric's interval, and the interval of a difference;
+- :func:`graded` — a finding graded by the worst of several thresholds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from assay.checks._context import Context
 from assay.checks._evaluation import Evaluation
-from assay.checks._registry import Metric
-from assay.stats.metrics import MetricValues, classification_metrics, regression_metrics
+from assay.checks._registry import CheckParams, Finding, Metric, Status
+from assay.stats.bootstrap import (
+    BootstrapResult,
+    bootstrap_classification,
+    bootstrap_regression,
+    percentile_interval,
+)
+from assay.stats.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    MetricValues,
+    classification_metrics,
+    regression_metrics,
+)
 
 CLASSIFICATION_HEADLINES = ("roc_auc", "balanced_accuracy")
 """The graded metric of a classifier when the spec names none: ROC AUC when the model gives
@@ -77,3 +94,193 @@ def json_value(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):
         return json_value(value.item())
     return value
+
+
+# -- shared by the model checks beyond performance ------------------------------------------
+
+LOWER_IS_BETTER = ("log_loss", "mae", "rmse", "mape")
+"""Metrics where a smaller value is better (docs/model-metrics.md); the rest are higher."""
+
+SCORES_NOT_PROBABILITIES = (
+    "the model gives scores (a decision_function), not probabilities; the log loss of scores "
+    "means nothing"
+)
+UNKNOWN_METRIC = "params.metric {metric!r} is not a {task} metric; use one of {known}."
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def known_metrics(task: str) -> tuple[str, ...]:
+    return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+
+
+def unknown_metric(params: CheckParams, subject: str, metric: str, task: str) -> Finding | None:
+    """The ``error`` finding for a ``params.metric`` the task does not have, else ``None``."""
+    known = known_metrics(task)
+    if metric in known:
+        return None
+    return params.finding(
+        subject,
+        status=Status.ERROR,
+        message=UNKNOWN_METRIC.format(metric=metric, task=task, known=", ".join(known)),
+        remediation=f"Fix `checks.{params.info.id}.params.metric`.",
+    )
+
+
+def ranking_proba(proba: np.ndarray | None, probabilistic: bool, binary: bool) -> np.ndarray | None:
+    """Probabilities the metric functions accept.
+
+    Probabilities pass through. Binary scores (a ``decision_function``) become their ranks
+    scaled to [0, 1] — the same order and ties, so ROC AUC and PR AUC are the scores' own —
+    and multiclass scores are dropped (label metrics only).
+    """
+    if proba is None or probabilistic:
+        return proba
+    if not binary:
+        return None
+    distinct, inverse = np.unique(proba[:, 1], return_inverse=True)
+    top = max(distinct.size - 1, 1)
+    ranked = np.asarray(inverse, dtype=np.float64).reshape(-1) / top
+    return np.column_stack([1.0 - ranked, ranked])
+
+
+def task_metrics(
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    *,
+    probabilistic: bool,
+    classes: tuple[Any, ...] | None,
+    positive: Any,
+) -> MetricValues:
+    """:func:`metric_values` for arrays, accepting scores as well as probabilities."""
+    if task == "regression":
+        return regression_metrics(y_true, y_pred)
+    assert classes is not None
+    binary = len(classes) == 2
+    usable = ranking_proba(proba, probabilistic, binary)
+    values = classification_metrics(
+        y_true, y_pred, usable, classes=classes, positive=positive if binary else None
+    )
+    if usable is not None and not probabilistic:
+        values.values["log_loss"] = float("nan")
+        values.undefined["log_loss"] = SCORES_NOT_PROBABILITIES
+    return values
+
+
+def evaluation_metrics(ev: Evaluation) -> MetricValues:
+    """Every metric of ``ev`` (as :func:`metric_values`, but scores are accepted)."""
+    assert ev.y_true is not None
+    return task_metrics(
+        ev.task,
+        ev.y_true,
+        ev.y_pred,
+        ev.proba,
+        probabilistic=ev.probabilistic,
+        classes=ev.classes,
+        positive=ev.positive,
+    )
+
+
+def bootstrap_metric(
+    ev: Evaluation, metric: str, *, n_resamples: int, confidence: float, seed: int
+) -> BootstrapResult:
+    """The percentile interval of one metric on ``ev`` (assay.stats.bootstrap)."""
+    assert ev.y_true is not None
+    if ev.task == "regression":
+        return bootstrap_regression(
+            ev.y_true,
+            ev.y_pred,
+            metrics=[metric],
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
+        )[metric]
+    assert ev.classes is not None
+    usable = ranking_proba(ev.proba, ev.probabilistic, ev.binary)
+    return bootstrap_classification(
+        ev.y_true,
+        ev.y_pred,
+        usable,
+        classes=ev.classes,
+        positive=ev.positive if ev.binary else None,
+        metrics=[metric],
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )[metric]
+
+
+def difference_interval(
+    first: BootstrapResult, second: BootstrapResult, confidence: float
+) -> tuple[float | None, float | None]:
+    """Percentile interval of ``first − second`` from independent resamples of two datasets.
+
+    The datasets are independent, so pairing resample b of one with resample b of the other
+    draws from the bootstrap distribution of the difference.
+    """
+    size = min(first.replicates.size, second.replicates.size)
+    if not size:
+        return None, None
+    low, high = percentile_interval(first.replicates[:size] - second.replicates[:size], confidence)
+    return json_value(low), json_value(high)
+
+
+def worst_status(*statuses: Status) -> Status:
+    order = (Status.PASS, Status.SKIPPED, Status.WARN, Status.FAIL, Status.ERROR)
+    return max(statuses, key=order.index)
+
+
+def graded(
+    params: CheckParams,
+    subject: str,
+    metrics: Mapping[str, Metric],
+    names: Sequence[str],
+    *,
+    message: str,
+    undefined: Mapping[str, str] | None = None,
+    evidence: tuple[str, ...] = (),
+    remediation: str | None = None,
+) -> Finding:
+    """A finding graded by the worst of several thresholds.
+
+    It carries the threshold that decided the status (the first of ``names`` whose grade is
+    the final one). When none of the metrics is defined the finding is ``skipped`` with the
+    first one's reason, never a pass.
+    """
+    grades: list[tuple[str, Status]] = []
+    for name in names:
+        value = metrics.get(name)
+        grade = params.thresholds[name].grade(None if value is None else float(value))
+        if grade is not None:
+            grades.append((name, grade))
+    if not grades:
+        return params.judge(
+            subject,
+            names[0],
+            metrics,
+            message=message,
+            undefined=undefined,
+            evidence=evidence,
+            remediation=remediation,
+        )
+    status = worst_status(*(g for _, g in grades))
+    decisive = next(n for n, g in grades if g == status)
+    return params.finding(
+        subject,
+        status=status,
+        message=message,
+        metrics=metrics,
+        undefined=undefined,
+        threshold=params.thresholds[decisive],
+        evidence=evidence,
+        remediation=remediation,
+    )
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    """``0.8123`` or ``undefined``."""
+    return "undefined" if value is None else f"{float(value):.{digits}f}"
