@@ -597,3 +597,17 @@ def test_invariant_to_row_order_and_valid_ranges(seed: int, groups: int, n: int)
     assert result.privileged is not None
     pooled = result.privileged.pooled.statistical_parity_difference.value
     assert -1.0 <= pooled <= 1.0
+
+
+def test_every_public_name_is_importable_from_one_module() -> None:
+    """The statistics live in three modules; ``assay.stats.fairness`` is the one import path."""
+    import assay.stats.fairness as fairness
+    import assay.stats.fairness_bootstrap as bootstrap
+    import assay.stats.fairness_results as results
+
+    assert len(set(fairness.__all__)) == len(fairness.__all__)
+    for name in fairness.__all__:
+        value = getattr(fairness, name)
+        for module in (results, bootstrap):
+            if hasattr(module, name):
+                assert getattr(module, name) is value, name
