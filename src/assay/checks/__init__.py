@@ -23,6 +23,8 @@ BUILTIN = (
     "assay.checks.drift",
     "assay.checks.drift_dataset",
     "assay.checks.model",
+    "assay.checks.fairness",
+    "assay.checks.robustness",
     "assay.checks.governance",
 )
 """Modules of the built-in checks, in domain order."""
