@@ -285,6 +285,66 @@ def test_check_invariants(check_id: str, tmp_path: Path) -> None:
             assert statuses & {Status.FAIL, Status.WARN}, [f.message for f in findings]
 
 
+MODEL_CHECKS = sorted(c for c, i in REGISTRY.items() if i.requires & {"model", "ood"})
+"""Checks the common fixtures cannot run (they need a model object or an ``ood`` dataset)."""
+
+
+UNFLAGGED_BY_THE_BAD_AUDIT = {
+    "model.ood": "the bad tree's labels ignore x1, so the shifted data hurts it no further",
+    "robustness.out_of_range": "grades crashes and invalid outputs; a tree answers any value",
+}
+"""Checks whose failure needs a defect the bad model audit does not have (their own tests
+plant one)."""
+
+
+@pytest.fixture(scope="module")
+def model_audits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Spec]:
+    from _model_audits import model_spec
+
+    root = tmp_path_factory.mktemp("model-audits")
+    return {kind: model_spec(kind, root / kind, n=600) for kind in ("good", "bad")}
+
+
+@pytest.mark.parametrize("check_id", MODEL_CHECKS)
+def test_model_check_invariants(check_id: str, model_audits: dict[str, Spec]) -> None:
+    """The structural invariants above, on the good and bad model audits of _model_audits.
+
+    Whether a finding passes is each domain's business (losing the strongest feature hurts
+    a good model too, by design); here: deterministic, well-formed, JSON round trips, no
+    ``error`` on the good audit, and something flagged on the bad one.
+    """
+    from assay.runner import open_model
+
+    info = REGISTRY[check_id]
+    flagged = set()
+    for kind, spec in model_audits.items():
+        model = open_model(spec)
+
+        def once(spec: Spec, model: Any) -> list[Finding]:
+            datasets = {name: open_dataset(spec, name) for name in spec.datasets}
+            ctx = Context(spec, datasets, options=ScanOptions(seed=spec.seed))
+            ctx.model = model
+            return info.function(ctx, params_for(info, spec))
+
+        findings = once(spec, model)
+        again = once(spec, model)
+        assert findings == again, f"{check_id} is not deterministic on the {kind} audit"
+        assert findings, f"{check_id} gave no finding on the {kind} audit"
+        for f in findings:
+            assert f.check_id == check_id and f.domain == info.domain
+            assert f.owner.strip() and f.subject.strip() and f.message.strip()
+            assert all(ref.startswith("sha256:") and len(ref) == 71 for ref in f.evidence)
+            assert set(f.undefined) <= {k for k, v in f.metrics.items() if v is None}
+            json.dumps(f.to_json(), allow_nan=False)
+            assert Finding.from_json(json.loads(json.dumps(f.to_json()))) == f
+        statuses = {f.status for f in findings}
+        if kind == "good":
+            assert Status.ERROR not in statuses, [f.message for f in findings]
+        flagged |= statuses & {Status.FAIL, Status.WARN}
+    if check_id not in UNFLAGGED_BY_THE_BAD_AUDIT:
+        assert flagged, f"{check_id} flagged nothing on the bad model audit"
+
+
 def test_every_check_is_in_the_catalogue() -> None:
     text = "\n".join(page.read_text() for page in CATALOGUE)
     headings = set(re.findall(r"^### `([a-z_]+\.[a-z_]+)`\s*$", text, re.M))
