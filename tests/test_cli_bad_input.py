@@ -407,3 +407,21 @@ def test_a_zero_byte_parquet_file(project: Path, repo: Path) -> None:
     )
     assert snapshot(project) == before
     assert repo.exists() == existed
+
+
+def test_a_model_that_does_not_load_is_refused_up_front(project: Path, repo: Path) -> None:
+    spec = project / "assay.yaml"
+    (project / "model.onnx").write_text("not a model\n")
+    text = add_to_spec(spec, "model:\n  path: model.onnx\n")
+    before = snapshot(project)
+
+    result = invoke("audit", spec, "--repo", repo)
+
+    assert result.exit_code == 2
+    message = error_of(result)
+    assert message.startswith(
+        f"{spec}, line {line_of(text, 'path: model.onnx')}: cannot load model file "
+        f"{project / 'model.onnx'} as onnx: not an ONNX file: "
+    )
+    assert message.endswith("Export the model again (for example with skl2onnx), or fix `format:`.")
+    assert snapshot(project) == before

@@ -34,6 +34,15 @@ NO_PREDICTIONS = (
     "dataset {dataset!r} has no predictions: give the spec a `model:`, or name the "
     "dataset's `prediction:` or `score:` column."
 )
+LABELS_UNKNOWN = (
+    "dataset {dataset!r}: the target `{target}` holds {labels}, which {source} does not know "
+    "(its classes: {classes}). Check that the model was trained on this target, or set "
+    "`model.classes` to its labels in the target's terms."
+)
+LABELS_DISJOINT = (
+    "dataset {dataset!r}: the predictions ({labels}) share no label with the target "
+    "`{target}` ({truth}). Check that they are labels of the same target, in the same terms."
+)
 MISSING_TARGET = (
     "dataset {dataset!r}: {count} of {rows} rows have no `{column}` value; the metrics use the "
     "{kept} rows that do."
@@ -132,6 +141,8 @@ def evaluate(ctx: Context, name: str) -> Evaluation:
             proba = None if proba is None else proba[keep]
         y_true = _values(column)
     task = _task(classes, y_true, proba)
+    if task == "classification" and y_true is not None:
+        _check_labels(name, target, y_true, y_pred, classes, source)
     if task == "classification" and classes is None:
         pool = y_pred if y_true is None else np.concatenate([y_true, y_pred])
         classes = tuple(sorted(set(pool.tolist()), key=_order))
@@ -182,6 +193,43 @@ def _stored(
     if labels is None:
         labels = np.where(score >= 0.5, positive, negative)
     return labels, proba, ordered, True
+
+
+def _check_labels(
+    name: str,
+    target: str | None,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[Any] | None,
+    source: str,
+) -> None:
+    """Refuse predictions whose labels do not fit the target's (``0/1`` against ``Yes/No``)."""
+    truth = {v for v in np.unique(y_true.astype(object)).tolist() if v is not None}
+    predicted = {v for v in np.unique(y_pred.astype(object)).tolist() if v is not None}
+    known = set(classes) if classes is not None else predicted
+    unknown = truth - known
+    if classes is not None and unknown:
+        raise ValueError(
+            LABELS_UNKNOWN.format(
+                dataset=name,
+                target=target,
+                labels=_listed(unknown),
+                source=source,
+                classes=_listed(set(classes)),
+            )
+        )
+    if classes is None and predicted and not predicted & truth:
+        raise ValueError(
+            LABELS_DISJOINT.format(
+                dataset=name, target=target, labels=_listed(predicted), truth=_listed(truth)
+            )
+        )
+
+
+def _listed(values: set[Any], limit: int = 8) -> str:
+    shown = sorted(values, key=_order)
+    text = ", ".join(repr(v) for v in shown[:limit])
+    return text + (f" and {len(shown) - limit} more" if len(shown) > limit else "")
 
 
 def _values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
