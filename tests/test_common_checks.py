@@ -292,6 +292,7 @@ MODEL_CHECKS = sorted(c for c, i in REGISTRY.items() if i.requires & {"model", "
 UNFLAGGED_BY_THE_BAD_AUDIT = {
     "model.ood": "the bad tree's labels ignore x1, so the shifted data hurts it no further",
     "robustness.out_of_range": "grades crashes and invalid outputs; a tree answers any value",
+    "model.provenance": "warns on loads under `trust: true`; the audits pass a Python object",
 }
 """Checks whose failure needs a defect the bad model audit does not have (their own tests
 plant one)."""

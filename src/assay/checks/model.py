@@ -199,6 +199,7 @@ from assay.checks import (  # noqa: E402
     model_calibration,
     model_cross_validation,
     model_generalisation,
+    model_provenance,
     model_slices,
 )
 
@@ -206,6 +207,7 @@ __all__ = [
     "model_calibration",
     "model_cross_validation",
     "model_generalisation",
+    "model_provenance",
     "model_slices",
     "performance",
 ]
