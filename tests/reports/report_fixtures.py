@@ -432,3 +432,372 @@ def build_many_drifted(n: int) -> Stored:
         artefacts=(features,),
     )
     return Stored(run, {features.sha256: raw}, ())
+
+
+# Model validation, fairness and robustness --------------------------------------------------
+
+HOSTILE_GROUP = "sex=<img src=x onerror=alert(1)>"
+"""A group name that must reach the fairness section only as escaped text."""
+
+HOSTILE_FEATURE = "f<script>&"
+"""A feature name that must reach the robustness section only as escaped text."""
+
+
+def json_artefact(name: str, content: Any) -> tuple[Artefact, bytes]:
+    return artefact(name, "application/json", json.dumps(content, sort_keys=True).encode())
+
+
+def calibration_bins(points: Sequence[tuple[float, float, float, float, int]]) -> dict[str, Any]:
+    return {
+        "ece": 0.05,
+        "mce": 0.12,
+        "bins": [
+            {"lower": lo, "upper": hi, "mean_predicted": p, "observed": o, "count": n}
+            for lo, hi, p, o, n in points
+        ],
+    }
+
+
+def domain_contents() -> dict[str, Any]:
+    """The contents of the model, fairness and robustness artefacts of :func:`build_domains`."""
+    curve = [
+        {
+            "level": lv,
+            "metric": m,
+            "metric_drop": d,
+            "flip_rate": f,
+            "invalid_output_rate": 0.0,
+            "raised": None,
+            "undefined": None,
+        }
+        for lv, m, d, f in (
+            (0.05, 0.81, 0.0023, 0.01),
+            (0.1, 0.8, 0.0123, 0.02),
+            (0.5, 0.7, 0.1123, 0.125),
+        )
+    ]
+    raised = "ModelCallError: the model failed: ValueError: <b>NaN</b>"
+    out_of_range = [
+        {**curve[0], "level": 1.0},
+        {**curve[1], "level": 10.0},
+        {
+            "level": 1000.0,
+            "metric": None,
+            "metric_drop": None,
+            "flip_rate": None,
+            "invalid_output_rate": None,
+            "raised": raised,
+            "undefined": "the model raised",
+        },
+    ]
+    dropout = [
+        {**curve[0], "level": "age", "metric_drop": 0.02},
+        {**curve[2], "level": HOSTILE_FEATURE, "metric_drop": 0.1123},
+        {**out_of_range[2], "level": "income"},
+    ]
+    base = {
+        "schema": "assay.robustness/1",
+        "dataset": "test",
+        "task": "classification",
+        "rows": 500,
+        "metric": "roc_auc",
+        "unperturbed_metric": 0.8123,
+        "flip_tolerance": None,
+    }
+    return {
+        "model/performance/test.json": {
+            "dataset": "test",
+            "task": "classification",
+            "rows": 500,
+            "metrics": {"accuracy": 0.75, "log_loss": None, "roc_auc": 0.8123},
+            "undefined": {"log_loss": "the model gives no probabilities"},
+            "intervals": {
+                "accuracy": {"low": 0.7123, "high": 0.7891, "confidence": 0.95},
+                "roc_auc": {"low": 0.7765, "high": 0.8432, "confidence": 0.95},
+            },
+        },
+        "model/calibration/test.json": {
+            "dataset": "test",
+            "kind": "binary",
+            "positive": "yes",
+            "rows": 500,
+            "n_bins": 10,
+            "graded": "uniform",
+            "brier": 0.1789,
+            "strategies": {
+                "quantile": calibration_bins(
+                    [
+                        (0.0, 0.3, 0.2, 0.25, 166),
+                        (0.3, 0.6, 0.45, 0.4, 167),
+                        (0.6, 1.0, 0.8, 0.7, 167),
+                    ]
+                ),
+                "uniform": calibration_bins(
+                    [
+                        (0.0, 0.1, 0.05, 0.1, 40),
+                        (0.4, 0.5, 0.45, 0.3, 200),
+                        (0.9, 1.0, 0.93, 0.8, 260),
+                    ]
+                ),
+            },
+        },
+        "fairness/test.json": {
+            "dataset": "test",
+            "positive": "yes",
+            "rows": 500,
+            "notes": [],
+            "groupings": [
+                {
+                    "features": ["sex"],
+                    "groups": [
+                        {
+                            "group": "sex=M",
+                            "size": 300,
+                            "selection_rate": 0.6,
+                            "tpr": 0.8,
+                            "fpr": 0.2,
+                            "precision": 0.7,
+                            "error_rate": 0.2,
+                            "small": False,
+                        },
+                        {
+                            "group": HOSTILE_GROUP,
+                            "size": 180,
+                            "selection_rate": 0.4,
+                            "tpr": 0.7,
+                            "fpr": 0.1,
+                            "precision": 0.75,
+                            "error_rate": 0.22,
+                            "small": False,
+                        },
+                        {
+                            "group": "sex=X",
+                            "size": 20,
+                            "selection_rate": 0.55,
+                            "tpr": None,
+                            "fpr": 0.3,
+                            "precision": 0.6,
+                            "error_rate": 0.3,
+                            "small": True,
+                        },
+                    ],
+                },
+                {
+                    "features": ["region"],
+                    "groups": [
+                        {
+                            "group": "region=north",
+                            "size": 250,
+                            "selection_rate": 0.5,
+                            "tpr": 0.8,
+                            "fpr": 0.2,
+                            "precision": 0.7,
+                            "error_rate": 0.2,
+                            "small": False,
+                        },
+                        {
+                            "group": "region=south",
+                            "size": 250,
+                            "selection_rate": 0.52,
+                            "tpr": 0.81,
+                            "fpr": 0.21,
+                            "precision": 0.7,
+                            "error_rate": 0.2,
+                            "small": False,
+                        },
+                    ],
+                },
+            ],
+        },
+        "fairness/test/disparate_impact/sex.json": {
+            "dataset": "test",
+            "features": ["sex"],
+            "reference": "privileged",
+            "privileged": "sex=M",
+            "by_group": [
+                {"group": HOSTILE_GROUP, "size": 180, "small": False, "passes_four_fifths": False},
+                {"group": "sex=X", "size": 20, "small": True, "passes_four_fifths": True},
+            ],
+        },
+        "robustness/noise/test.json": {
+            **base,
+            "check": "robustness.noise",
+            "curve": curve,
+            "reference_level": 0.1,
+        },
+        "robustness/out_of_range/test.json": {
+            **base,
+            "check": "robustness.out_of_range",
+            "curve": out_of_range,
+            "reference_level": 10.0,
+        },
+        "robustness/feature_dropout/test.json": {
+            **base,
+            "check": "robustness.feature_dropout",
+            "curve": dropout,
+            "reference_level": None,
+            "fill": "null",
+        },
+        "robustness/adversarial/test.json": {
+            "schema": "assay.robustness/1",
+            "check": "robustness.adversarial",
+            "dataset": "test",
+            "rows": 500,
+            "budget": 0.2,
+            "attacked_rows": [1, 2, 3, 4],
+            "curve": [
+                {"budget": 0.05, "success_rate": 0.0},
+                {"budget": 0.2, "success_rate": 0.25},
+                {"budget": 0.4, "success_rate": 0.5},
+            ],
+        },
+    }
+
+
+def domain_finding(
+    check_id: str,
+    subject: str,
+    status: Status,
+    evidence: Sequence[str],
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    threshold: Threshold | None = None,
+    message: str | None = None,
+) -> Finding:
+    return Finding(
+        check_id,
+        check_id.split(".", 1)[0],
+        subject,
+        status,
+        Severity.MAJOR,
+        "ml-team",
+        message or f"{check_id} on {subject}.",
+        metrics=dict(metrics or {}),
+        threshold=threshold,
+        evidence=tuple(evidence),
+    )
+
+
+def build_domains(
+    contents: Mapping[str, Any] | None = None, *, raw: Mapping[str, bytes] | None = None
+) -> Stored:
+    """A run with model, fairness and robustness artefacts and the findings citing them.
+
+    ``contents`` replaces artefact contents by name (``None`` drops the artefact); ``raw``
+    stores bytes as they are (for unreadable JSON).
+    """
+    stored = domain_contents()
+    stored.update(contents or {})
+    stored_artefacts = {
+        name: (
+            artefact(name, "application/json", raw[name])
+            if raw and name in raw
+            else json_artefact(name, content)
+        )
+        for name, content in stored.items()
+        if content is not None or (raw and name in raw)
+    }
+    ref = {name: a.ref for name, (a, _) in stored_artefacts.items()}
+    ghost = "sha256:" + "e" * 64
+
+    def cite(name: str) -> list[str]:
+        return [ref.get(name, ghost)]
+
+    slices = [
+        ("test [age < 25]", Status.FAIL, 0.25, 0.45),
+        (f"test [city = {HOSTILE}]", Status.WARN, 0.12, 0.32),
+        ("test [income > 1000]", Status.PASS, 0.05, 0.25),
+    ]
+    findings = [
+        domain_finding(
+            "model.performance",
+            "test",
+            Status.PASS,
+            cite("model/performance/test.json"),
+            metrics={
+                "roc_auc": 0.8123,
+                "roc_auc_ci_low": 0.7765,
+                "roc_auc_ci_high": 0.8432,
+                "accuracy": 0.75,
+                "accuracy_ci_low": 0.7123,
+                "accuracy_ci_high": 0.7891,
+                "n_rows": 500,
+            },
+            threshold=Threshold("roc_auc", warn=0.75, fail=0.65, direction="min"),
+        ),
+        domain_finding(
+            "model.calibration",
+            "test",
+            Status.WARN,
+            cite("model/calibration/test.json"),
+            metrics={"ece_uniform": 0.12, "ece_quantile": 0.05},
+            threshold=Threshold("ece_uniform", warn=0.1, fail=0.2),
+        ),
+        *[
+            domain_finding(
+                "model.slices",
+                subject,
+                status,
+                cite("model/slices/test.json"),
+                metrics={
+                    "n_rows": 60,
+                    "error_rate": value,
+                    "error_rate_ci_low": value - 0.1,
+                    "error_rate_ci_high": value + 0.1,
+                    "rest_error_rate": 0.2,
+                    "error_rate_gap": gap,
+                    "p_adjusted": 0.001,
+                },
+                threshold=Threshold("error_rate_gap", warn=0.1, fail=0.2),
+            )
+            for subject, status, gap, value in slices
+        ],
+        domain_finding(
+            "fairness.disparate_impact",
+            "test:sex",
+            Status.FAIL,
+            cite("fairness/test.json") + cite("fairness/test/disparate_impact/sex.json"),
+            metrics={"min_disparate_impact": 0.6667},
+            threshold=Threshold("min_disparate_impact", warn=0.9, fail=0.8, direction="min"),
+            message=f"selection rate 0.40 ({HOSTILE_GROUP}) vs 0.60 (sex=M, privileged).",
+        ),
+        domain_finding(
+            "fairness.demographic_parity", "test:region", Status.PASS, cite("fairness/test.json")
+        ),
+        domain_finding(
+            "robustness.noise",
+            "test",
+            Status.PASS,
+            cite("robustness/noise/test.json"),
+            message="flip rate 2% at σ = 0.1 × std; ROC AUC 0.812 → 0.8 (500 rows of test).",
+        ),
+        domain_finding(
+            "robustness.out_of_range",
+            "test",
+            Status.FAIL,
+            cite("robustness/out_of_range/test.json"),
+        ),
+        domain_finding(
+            "robustness.adversarial", "test", Status.WARN, cite("robustness/adversarial/test.json")
+        ),
+        *[
+            domain_finding(
+                "robustness.feature_dropout",
+                f"test:{feature}",
+                status,
+                cite("robustness/feature_dropout/test.json"),
+            )
+            for feature, status in (
+                ("age", Status.PASS),
+                (HOSTILE_FEATURE, Status.WARN),
+                ("income", Status.FAIL),
+            )
+        ],
+    ]
+    run = replace(
+        build_stored().run,
+        findings=findings,
+        verdict=compute_verdict(findings, Severity.MAJOR),
+        artefacts=tuple(a for a, _ in stored_artefacts.values()),
+    )
+    return Stored(run, {a.sha256: raw_bytes for a, raw_bytes in stored_artefacts.values()}, ())

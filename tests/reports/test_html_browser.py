@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
-from report_fixtures import HOSTILE_COLUMN, Stored, build_drift
+from report_fixtures import (
+    HOSTILE_COLUMN,
+    HOSTILE_FEATURE,
+    HOSTILE_GROUP,
+    Stored,
+    build_domains,
+    build_drift,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -184,6 +191,72 @@ def test_drift_section_fits_the_window(browser: Browser, drift_report: Path, wid
     overflow = opened.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     for plot in opened.page.locator("#drift svg.plot").all():
+        box = plot.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    opened.assert_offline_and_clean()
+
+
+@pytest.fixture
+def domains_report(tmp_path: Path) -> Path:
+    path = tmp_path / "domains.html"
+    path.write_text(build_domains().render("html"), encoding="utf-8")
+    return path
+
+
+OUTSIDE_TEXT = """svg => {
+  const box = svg.getBoundingClientRect();
+  return Array.from(svg.querySelectorAll("text")).filter(t => {
+    const b = t.getBoundingClientRect();
+    return b.left < box.left - 0.5 || b.top < box.top - 0.5 ||
+      b.right > box.right + 0.5 || b.bottom > box.bottom + 0.5;
+  }).map(t => t.textContent);
+}"""
+"""The texts of a plot that reach outside its view box, measured with the browser's font."""
+
+
+def test_domain_sections_render_their_tables_and_plots(
+    browser: Browser, domains_report: Path
+) -> None:
+    opened = Opened(browser, domains_report)
+    page = opened.page
+    for section_id, count in (("model", 1), ("fairness", 2), ("robustness", 4)):
+        section = page.locator(f"#{section_id}")
+        expect(section).to_be_visible()
+        plots = section.locator("svg.plot")
+        expect(plots).to_have_count(count)
+        for i in range(count):
+            plot = plots.nth(i)
+            plot.scroll_into_view_if_needed()
+            expect(plot).to_be_visible()
+            box = plot.bounding_box()
+            assert box is not None and box["width"] > 250 and box["height"] > 100
+            assert plot.evaluate(OUTSIDE_TEXT) == []
+    expect(page.locator("#model table.metric-table tbody tr")).to_have_count(3)
+    expect(page.locator("#model table.slice-table tbody tr")).to_have_count(3)
+    expect(page.locator("#fairness table.group-table").first).to_contain_text(HOSTILE_GROUP)
+    expect(page.locator("#fairness svg.plot").first).to_contain_text(HOSTILE_GROUP)
+    expect(page.locator("#robustness svg.plot").nth(2)).to_contain_text(HOSTILE_FEATURE)
+
+    values = page.locator("#robustness-1 details.values")
+    expect(values.locator("table")).to_be_hidden()
+    values.locator("summary").click()
+    expect(values.locator("table")).to_be_visible()
+    expect(values.locator("tbody tr")).to_have_count(3)
+
+    page.locator("nav.toc a[href='#fairness']").click()
+    expect(page).to_have_url(re.compile(r"#fairness$"))
+    expect(page.locator("#fairness h2")).to_be_in_viewport()
+    opened.assert_offline_and_clean()
+
+
+@pytest.mark.parametrize("width", [1280, 760])
+def test_domain_sections_fit_the_window(browser: Browser, domains_report: Path, width: int) -> None:
+    opened = Opened(browser, domains_report, width=width)
+    overflow = opened.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    for plot in opened.page.locator(
+        "#model svg.plot, #fairness svg.plot, #robustness svg.plot"
+    ).all():
         box = plot.bounding_box()
         assert box is not None and box["x"] + box["width"] <= width
     opened.assert_offline_and_clean()

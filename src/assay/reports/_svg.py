@@ -1,7 +1,7 @@
 """SVG primitives for the report's plots: a canvas, linear axes with round ticks, and text.
 
-The report draws four kinds of plot (stacked bars, threshold panels, histograms, paired bars),
-all rectangles, lines and labels. Writing those elements directly costs a few milliseconds per
+The report draws stacked bars, threshold panels, histograms, paired bars and line charts:
+rectangles, lines, markers and labels. Writing those elements directly costs a few milliseconds per
 report and nothing at import; matplotlib cost about half a second per report (a quarter to
 import it, a quarter to lay out and save its figures), a third of a 1M-row audit's fixed cost.
 
@@ -18,8 +18,10 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+LEGEND_ROW = 18.0
 INK = "#24292f"
 MUTED = "#57606a"
 SPINE = "#d0d7de"
@@ -115,6 +117,31 @@ class Scale:
         return self.start + share * (self.end - self.start)
 
 
+@dataclass(frozen=True)
+class LogScale:
+    """A base-10 logarithmic map from positive values in [low, high] to pixels."""
+
+    low: float
+    high: float
+    start: float
+    end: float
+
+    def __call__(self, value: float) -> float:
+        low, high = math.log10(self.low), math.log10(self.high)
+        share = (math.log10(max(value, self.low)) - low) / (high - low) if high > low else 0.5
+        return self.start + share * (self.end - self.start)
+
+
+AnyScale: TypeAlias = Scale | LogScale
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """The powers of ten in [low, high] (both positive), and the ends when fewer than two."""
+    first, last = math.ceil(math.log10(low) - 1e-9), math.floor(math.log10(high) + 1e-9)
+    ticks = [10.0**k for k in range(first, last + 1)]
+    return ticks if len(ticks) >= 2 else sorted({low, *ticks, high})
+
+
 @dataclass
 class Canvas:
     """One ``<svg>`` element built up from drawing calls; ids start with ``name``."""
@@ -160,6 +187,17 @@ class Canvas:
         attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in style.items())
         self.parts.append(f'<path d="{d}"{attrs}/>')
 
+    def circle(
+        self, x: float, y: float, r: float, fill: str, *, tip: str | None = None, **extra: str
+    ) -> None:
+        """A marker; ``tip`` becomes its tooltip (an SVG ``<title>``, escaped)."""
+        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
+        head = f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(r)}" fill="{fill}"{attrs}'
+        if tip is None:
+            self.parts.append(head + "/>")
+        else:
+            self.parts.append(f"{head}><title>{escape_text(tip)}</title></circle>")
+
     def text(
         self,
         x: float,
@@ -188,15 +226,19 @@ class Canvas:
 
     def x_axis(
         self,
-        scale: Scale,
+        scale: AnyScale,
         y: float,
         ticks: Sequence[float],
         labels: Sequence[str],
         *,
         size: float = 8.0,
         title: str | None = None,
+        title_anchor: str = "middle",
     ) -> None:
-        """A horizontal axis line at ``y`` with ticks and labels below it."""
+        """A horizontal axis line at ``y`` with ticks and labels below it.
+
+        The title is centred on the axis (``title_anchor="start"`` starts it there).
+        """
         self.line(scale.start, y, scale.end, y, SPINE)
         for value, label in zip(ticks, labels, strict=True):
             x = scale(value)
@@ -204,7 +246,7 @@ class Canvas:
             self.text(x, y + 3.5 + size * 0.8, label, size=size, anchor="middle", fill=MUTED)
         if title:
             middle = (scale.start + scale.end) / 2
-            self.text(middle, y + 3.5 + size * 2.3, title, size=size)
+            self.text(middle, y + 3.5 + size * 2.3, title, size=size, anchor=title_anchor)
 
     def y_axis(
         self,
@@ -215,8 +257,12 @@ class Canvas:
         *,
         size: float = 8.0,
         title: str | None = None,
+        title_anchor: str = "middle",
     ) -> None:
-        """A vertical axis line at ``x`` with ticks and labels to its left."""
+        """A vertical axis line at ``x`` with ticks and labels to its left.
+
+        The title is centred on the axis (``title_anchor="start"`` starts it there).
+        """
         self.line(x, scale.start, x, scale.end, SPINE)
         widest = 0.0
         for value, label in zip(ticks, labels, strict=True):
@@ -226,7 +272,14 @@ class Canvas:
             widest = max(widest, text_width(label, size))
         if title:
             middle = (scale.start + scale.end) / 2
-            self.text(x - 5.5 - widest - size * 0.9, middle, title, size=size, rotate=True)
+            self.text(
+                x - 5.5 - widest - size * 0.9,
+                middle,
+                title,
+                size=size,
+                rotate=True,
+                anchor=title_anchor,
+            )
 
     def render(self) -> str:
         label = escape_attribute(self.title)
@@ -235,3 +288,98 @@ class Canvas:
             f'height="{_n(self.height)}" viewBox="0 0 {_n(self.width)} {_n(self.height)}" '
             f'font-family="{FONT}">' + "".join(self.parts) + "</svg>"
         )
+
+
+def legend(
+    canvas: Canvas,
+    entries: Sequence[tuple[str, str, str]],
+    x: float,
+    y: float,
+    *,
+    size: float = 9.0,
+    centre: bool = False,
+    columns: int | None = None,
+) -> None:
+    """Swatches and labels in a row (or rows of ``columns``).
+
+    A swatch is ``box``, ``step`` (a translucent box), ``line``, ``dash``, ``dot`` (a dotted
+    line) or ``marker`` (a line through a point).
+    """
+    columns = columns or len(entries)
+    widths = [22 + text_width(label, size) + 14 for label, _, _ in entries]
+    row_width = max(sum(widths[i : i + columns]) for i in range(0, len(entries), columns))
+    start = x - row_width / 2 if centre else x
+    for i, (label, colour, kind) in enumerate(entries):
+        column, row = i % columns, i // columns
+        left = start + sum(widths[row * columns : row * columns + column])
+        middle = y + row * LEGEND_ROW
+        if kind == "box":
+            canvas.rect(left, middle - 5, 16, 10, colour)
+        elif kind == "step":
+            canvas.rect(
+                left,
+                middle - 5,
+                16,
+                10,
+                colour,
+                fill_opacity="0.4",
+                stroke=colour,
+                stroke_width="0.8",
+            )
+        else:
+            dash = {"dash": "5 3", "dot": "1.5 2.5"}.get(kind)
+            canvas.line(left, middle, left + 16, middle, colour, 1.8, dash)
+            if kind == "marker":
+                canvas.circle(left + 8, middle, 3.2, colour)
+        canvas.text(left + 22, middle, label, size=size)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a line chart: points joined in order, a gap where ``y`` is ``None``.
+
+    ``radii`` sizes each point's marker (no markers when empty); ``tips`` are their tooltips.
+    """
+
+    points: Sequence[tuple[float, float | None]]
+    colour: str
+    width: float = 1.8
+    dash: str | None = None
+    radii: Sequence[float] = ()
+    tips: Sequence[str] = ()
+
+
+def draw_series(canvas: Canvas, series: Series, x: AnyScale, y: Scale) -> None:
+    """The series' lines (one path per unbroken run of points), then its markers on top."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for px, py in series.points:
+        if py is None:
+            runs.append([])
+        else:
+            runs[-1].append((x(px), y(py)))
+    width = _n(series.width)
+    for run in runs:
+        if len(run) < 2:
+            continue
+        if series.dash:
+            canvas.path(
+                run,
+                fill="none",
+                stroke=series.colour,
+                stroke_width=width,
+                stroke_dasharray=series.dash,
+            )
+        else:
+            canvas.path(run, fill="none", stroke=series.colour, stroke_width=width)
+    for i, (px, py) in enumerate(series.points):
+        if py is not None and i < len(series.radii):
+            tip = series.tips[i] if i < len(series.tips) else None
+            canvas.circle(
+                x(px),
+                y(py),
+                series.radii[i],
+                series.colour,
+                tip=tip,
+                stroke="#fff",
+                stroke_width="0.8",
+            )

@@ -31,6 +31,7 @@ from assay.reports._svg import (
     text_width,
     tick_label,
 )
+from assay.reports._svg import legend as _legend
 
 THRESHOLD_PLOT_LIMIT = 30
 """At most this many failing or warning findings are drawn against their thresholds."""
@@ -165,45 +166,6 @@ def _threshold_panel(canvas: Canvas, finding: Finding, y: float, width: float) -
     canvas.text(right + 10, bar_top + bar_height / 2, note, size=8.5)
     canvas.line(left, y, left, bar_top + bar_height + 4, SPINE)
     canvas.x_axis(x, bar_top + bar_height + 4, ticks, [tick_label(t, ticks) for t in ticks])
-
-
-def _legend(
-    canvas: Canvas,
-    entries: Sequence[tuple[str, str, str]],
-    x: float,
-    y: float,
-    *,
-    size: float = _FONT,
-    centre: bool = False,
-    columns: int | None = None,
-) -> None:
-    """Swatches (``box``, ``line``, ``dash`` or ``step``) and labels in a row (or rows)."""
-    columns = columns or len(entries)
-    widths = [22 + text_width(label, size) + 14 for label, _, _ in entries]
-    row_width = max(sum(widths[i : i + columns]) for i in range(0, len(entries), columns))
-    start = x - row_width / 2 if centre else x
-    for i, (label, colour, kind) in enumerate(entries):
-        column, row = i % columns, i // columns
-        left = start + sum(widths[row * columns : row * columns + column])
-        middle = y + row * _LEGEND_ROW
-        if kind == "box":
-            canvas.rect(left, middle - 5, 16, 10, colour)
-        elif kind == "step":
-            canvas.rect(
-                left,
-                middle - 5,
-                16,
-                10,
-                colour,
-                fill_opacity="0.4",
-                stroke=colour,
-                stroke_width="0.8",
-            )
-        else:
-            canvas.line(
-                left, middle, left + 16, middle, colour, 1.8, "5 3" if kind == "dash" else None
-            )
-        canvas.text(left + 22, middle, label, size=size)
 
 
 class DriftPlotter:
