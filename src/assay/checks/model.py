@@ -13,7 +13,7 @@ from assay.checks._context import Context
 from assay.checks._evaluation import Evaluation
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.model_common import (
-    evaluated_datasets,
+    each_test_dataset,
     evaluation_metrics,
     headline_metric,
     json_value,
@@ -75,24 +75,7 @@ def performance(ctx: Context, params: CheckParams) -> list[Finding]:
     """
     options = params.options
     assert isinstance(options, PerformanceOptions)
-    names = evaluated_datasets(ctx, "test")
-    if not names:
-        return [
-            params.finding(
-                "*",
-                status=Status.SKIPPED,
-                message="no dataset with role test and a target: nothing held out to evaluate.",
-                remediation="Add a held-out `test` dataset with the target column.",
-            )
-        ]
-    findings = []
-    for name in names:
-        ev = ctx.evaluation(name)
-        if ev.n < params.min_rows:
-            findings.append(params.insufficient(name, ev.n))
-            continue
-        findings.append(_performance(ctx, params, options, ev))
-    return findings
+    return each_test_dataset(ctx, params, lambda ev: [_performance(ctx, params, options, ev)])
 
 
 def _performance(

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assay.checks._context import Context
 from assay.checks._evaluation import Evaluation
-from assay.checks._registry import CheckParams, Finding, Metric, Severity, Status, Threshold, check
-from assay.checks.model_common import evaluated_datasets, json_value
+from assay.checks._registry import CheckParams, Finding, Metric, Severity, Threshold, check
+from assay.checks.model_common import each_test_dataset, json_value
 from assay.stats.calibration import STRATEGIES, CalibrationResult, calibration
 
 NOT_A_CLASSIFIER = "{name}: calibration applies to classifiers' probabilities; this is a regressor"
@@ -62,27 +62,12 @@ def calibration_check(ctx: Context, params: CheckParams) -> list[Finding]:
     """
     options = params.options
     assert isinstance(options, CalibrationOptions)
-    names = evaluated_datasets(ctx, "test")
-    if not names:
-        return [
-            params.finding(
-                "*",
-                status=Status.SKIPPED,
-                message="no dataset with role test and a target: nothing held out to evaluate.",
-                remediation="Add a held-out `test` dataset with the target column.",
-            )
-        ]
-    findings = []
-    for name in names:
-        ev = ctx.evaluation(name)
-        reason = _not_applicable(ev)
-        if reason is not None:
-            findings.append(params.finding(name, status=Status.SKIPPED, message=reason + "."))
-        elif ev.n < params.min_rows:
-            findings.append(params.insufficient(name, ev.n))
-        else:
-            findings.append(_calibration(ctx, params, options, ev))
-    return findings
+    return each_test_dataset(
+        ctx,
+        params,
+        lambda ev: [_calibration(ctx, params, options, ev)],
+        skip=_not_applicable,
+    )
 
 
 def _not_applicable(ev: Evaluation) -> str | None:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,43 @@ def evaluated_datasets(ctx: Context, *roles: str) -> list[str]:
     return [
         name for name, ds in ctx.datasets.items() if ds.role in roles and ds.spec.target is not None
     ]
+
+
+def each_test_dataset(
+    ctx: Context,
+    params: CheckParams,
+    judge: Callable[[Evaluation], list[Finding]],
+    *,
+    skip: Callable[[Evaluation], str | None] = lambda ev: None,
+    purpose: str = "evaluate",
+) -> list[Finding]:
+    """``judge`` every test-role dataset with a target (its shared predictions), in order.
+
+    Without such a dataset: one ``skipped`` finding (subject ``*``). A dataset ``skip``
+    gives a reason for is ``skipped`` with it; one below ``params.min_rows`` is
+    ``insufficient``.
+    """
+    names = evaluated_datasets(ctx, "test")
+    if not names:
+        return [
+            params.finding(
+                "*",
+                status=Status.SKIPPED,
+                message=f"no dataset with role test and a target: nothing held out to {purpose}.",
+                remediation="Add a held-out `test` dataset with the target column.",
+            )
+        ]
+    findings: list[Finding] = []
+    for name in names:
+        ev = ctx.evaluation(name)
+        reason = skip(ev)
+        if reason is not None:
+            findings.append(params.finding(name, status=Status.SKIPPED, message=reason + "."))
+        elif ev.n < params.min_rows:
+            findings.append(params.insufficient(name, ev.n))
+        else:
+            findings.extend(judge(ev))
+    return findings
 
 
 def metric_values(ev: Evaluation) -> MetricValues:

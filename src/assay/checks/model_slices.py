@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from assay.checks._context import Context
 from assay.checks._evaluation import Evaluation
 from assay.checks._registry import CheckParams, Finding, Metric, Severity, Status, Threshold, check
-from assay.checks.model_common import evaluated_datasets, json_value
+from assay.checks.model_common import each_test_dataset, json_value
 from assay.stats.bootstrap import percentile_interval, resample_indices
 from assay.stats.slice_conditions import describe, where_mask
 from assay.stats.slices import SearchResult, SliceResult, search
@@ -105,24 +105,9 @@ def slices(ctx: Context, params: CheckParams) -> list[Finding]:
     (regression) is significantly worse than the rest's, by more than the threshold."""
     options = params.options
     assert isinstance(options, SlicesOptions)
-    names = evaluated_datasets(ctx, "test")
-    if not names:
-        return [
-            params.finding(
-                "*",
-                status=Status.SKIPPED,
-                message="no dataset with role test and a target: nothing held out to slice.",
-                remediation="Add a held-out `test` dataset with the target column.",
-            )
-        ]
-    findings: list[Finding] = []
-    for name in names:
-        ev = ctx.evaluation(name)
-        if ev.n < params.min_rows:
-            findings.append(params.insufficient(name, ev.n))
-            continue
-        findings.extend(_dataset(ctx, params, options, ev))
-    return findings
+    return each_test_dataset(
+        ctx, params, lambda ev: _dataset(ctx, params, options, ev), purpose="slice"
+    )
 
 
 def _dataset(
