@@ -49,6 +49,7 @@ FIXTURE_CAPABILITIES = {
     "checksums",
     "lineage",
     "sensitive",
+    "documents",
     "baseline",
     "predictions",
     "scored",
@@ -126,7 +127,9 @@ def bad_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
     flipped["id"] = list(range(2000, 2010))
     flipped["y"] = [1 - v for v in flipped["y"]]
     train = pa.concat_tables([train, pa.table(copies), pa.table(flipped)])
-    train = train.append_column("notes", pa.array([None] * train.num_rows, pa.string()))
+    notes: list[str | None] = [None] * train.num_rows
+    notes[0] = "contact jo.smith@example.com"  # personal data in a free-text column
+    train = train.append_column("notes", pa.array(notes, pa.string()))
     test = train.slice(0, 60).drop_columns(["age"])  # copied from train, and a column missing
     test = test.append_column(
         "age", pa.array([str(a) for a in train.column("age")[:60].to_pylist()])
@@ -175,10 +178,16 @@ def build_spec(kind: str, root: Path) -> Spec:
         "sensitive": ["sex", "colour"],
         "schema": SCHEMA,
     }
+    from _governance_docs import COMPLETE, write_documents
+
+    # Good: every governance document, complete; bad: only a model card left at a template.
+    docs = COMPLETE if kind == "good" else {"model_card.md": "# Model card\n\nTODO\n"}
+    write_documents(root / "documents", docs)
     return spec_from_mapping(
         {
             "version": 1,
             "system": {"name": f"{kind} fixture"},
+            "documents": "documents",
             "owners": {"default": "data-team"},
             "datasets": {
                 "train": {**dataset, "path": "train.parquet", "sha256": pinned_train},

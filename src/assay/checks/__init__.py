@@ -25,7 +25,12 @@ BUILTIN = (
     "assay.checks.model",
     "assay.checks.fairness",
     "assay.checks.robustness",
+    "assay.checks.security_pii",
+    "assay.checks.security_privacy",
+    "assay.checks.security_probes",
+    "assay.checks.security_threat_model",
     "assay.checks.governance",
+    "assay.checks.governance_documents",
 )
 """Modules of the built-in checks, in domain order."""
 

@@ -14,6 +14,7 @@ import shutil
 import zipfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -217,9 +218,30 @@ def prepare(directory: Path, *, seed: int = 0) -> Path:
         if doc.name.endswith(".md"):
             (documents / doc.name).write_bytes(doc.read_bytes())
 
+    (documents / "training_log.md").write_text(
+        training_log(seed=seed, rows=train.num_rows, model=model, hashes=hashes),
+        encoding="utf-8",
+    )
     spec_path = directory / "assay.yaml"
     spec_path.write_text(spec_text(seed=seed, hashes=hashes), encoding="utf-8")
     return spec_path
+
+
+def training_log(*, seed: int, rows: int, model: Any, hashes: dict[str, str]) -> str:
+    """The demo's training log: what was trained, on which data, with which settings."""
+    import sklearn
+
+    learner = model.steps[-1][1]
+    settings = ", ".join(f"{k}={v!r}" for k, v in sorted(learner.get_params().items()))
+    return (
+        "# Training log: arrests-release screening model\n\n"
+        f"- **Trained by:** `assay demo` (`assay.demo:prepare`), seed {seed}\n"
+        f"- **Data:** `data/train.parquet` ({rows:,} rows), sha256 `{hashes['train']}`\n"
+        f"- **Features:** {', '.join(FEATURES_CATEGORICAL + FEATURES_NUMERIC)}\n"
+        f"- **Learner:** {type(learner).__name__} ({settings})\n"
+        f"- **Library:** scikit-learn {sklearn.__version__}\n"
+        f"- **Saved model:** `models/release.skops`, sha256 `{hashes['model']}`\n"
+    )
 
 
 def spec_text(*, seed: int, hashes: dict[str, str]) -> str:
