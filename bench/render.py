@@ -333,6 +333,15 @@ def _bootstrap(section: dict[str, Any] | None) -> list[str]:
     return [render_section(section)]
 
 
+def _pii(section: dict[str, Any] | None) -> list[str]:
+    """PII detection precision, recall and throughput (bench/pii.py), when measured."""
+    if not section:
+        return []
+    from pii import render_section  # stdlib only at import: fine in either venv
+
+    return [render_section(section)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     by = _runs(results)
     out = [
@@ -352,6 +361,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         *_profile_memory(results.get("profile_memory")),
         *_bootstrap(results.get("bootstrap")),
+        *_pii(results.get("pii")),
     ]
     for n in sorted(by):
         out += _size_section(n, by[n], results.get("datasets", []))
