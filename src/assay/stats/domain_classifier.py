@@ -105,7 +105,7 @@ def domain_classifier(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     ref_only = sorted(set(ref.column_names) - set(cur.column_names))
     cur_only = sorted(set(cur.column_names) - set(ref.column_names))
