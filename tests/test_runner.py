@@ -184,14 +184,14 @@ def test_redaction_replaces_secret_values() -> None:
     from assay.runner import _redact
 
     data = {
-        "model": {"api_key": "sk-123", "url": "http://x"},
+        "model": {"api_key": "sk-123", "url": "http://x", "api_key_env": "OPENAI_API_KEY"},
         "list": [{"password": "p"}],
         "token": "",
     }
     redacted, changed = _redact(data)
     assert changed
     assert redacted == {
-        "model": {"api_key": REDACTED, "url": "http://x"},
+        "model": {"api_key": REDACTED, "url": "http://x", "api_key_env": "OPENAI_API_KEY"},
         "list": [{"password": REDACTED}],
         "token": "",
     }

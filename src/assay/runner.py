@@ -54,6 +54,14 @@ _SECRET_KEY = re.compile(
     r"(api[_-]?key|token|secret|password|passwd|credential|authorization)", re.I
 )
 REDACTED = "***redacted***"
+
+
+def _secret(key: object) -> bool:
+    """A key whose value is a secret (``api_key``, ``token``), not one that names where a
+    secret is kept (``api_key_env``: the name of an environment variable)."""
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and not key.endswith("_env")
+
+
 load_builtin()
 
 _PACKAGES = ("pyarrow", "polars", "datasketches", "numpy", "scipy", "scikit-learn", "pydantic")
@@ -106,6 +114,8 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("model")
     if spec.documents:
         caps.add("documents")
+    if spec.generative:
+        caps.add("generative")
     if any(d.sensitive for d in ds.values()):
         caps.add("sensitive")
     if any(d.prediction or d.score for d in ds.values()):
@@ -361,7 +371,7 @@ def _redact(value: Any) -> tuple[Any, bool]:
     if isinstance(value, dict):
         out, changed = {}, False
         for key, item in value.items():
-            if isinstance(key, str) and _SECRET_KEY.search(key) and item not in (None, ""):
+            if _secret(key) and item not in (None, ""):
                 out[key], changed = REDACTED, True
             else:
                 out[key], sub = _redact(item)

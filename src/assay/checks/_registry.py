@@ -320,6 +320,7 @@ CAPABILITIES = {
     "ood": "a dataset with `role: ood` (out-of-distribution or shifted data with a target)",
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
+    "generative": "a `generative:` endpoint (an OpenAI-compatible chat API)",
 }
 """What a check may require, and the spec entry that provides it."""
 

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    SecretStr,
     Tag,
     field_validator,
     model_validator,
@@ -31,6 +32,16 @@ SPEC_VERSION = 1
 DATASET_ROLES = ("train", "test", "reference", "current")
 COLUMN_TYPES = ("integer", "float", "string", "boolean", "date", "timestamp")
 DATA_FORMATS = ("parquet", "csv", "arrow")
+ProbeCategory = Literal[
+    "direct_injection",
+    "indirect_injection",
+    "system_prompt_extraction",
+    "pii_exfiltration",
+    "jailbreak",
+    "encoding",
+]
+PROBE_CATEGORIES: tuple[ProbeCategory, ...] = get_args(ProbeCategory)
+"""The probe categories of a ``generative:`` endpoint's audit (docs/probes.md)."""
 
 Scalar = str | int | float | bool
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -360,6 +371,79 @@ class ModelRef(_Model):
         return False
 
 
+class GenerativeEndpoint(_Model):
+    """A chat model behind an OpenAI-compatible ``/chat/completions`` API, probed for prompt
+    injection and leaks (docs/probes.md). The API key comes from the environment variable
+    ``api_key_env``; an inline ``api_key`` works but is discouraged (it is redacted from the
+    stored spec, yet sits in the spec file)."""
+
+    base_url: str
+    model: str = Field(min_length=1)
+    api_key_env: str | None = Field(default="OPENAI_API_KEY", min_length=1)
+    api_key: SecretStr | None = None
+    system_prompt: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    probes: list[ProbeCategory] = Field(default_factory=lambda: list(PROBE_CATEGORIES))
+
+    _ENV_NAME: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _env_name(cls, data: Any) -> Any:
+        # Checked on the whole mapping so that the message does not quote the value: a key
+        # pasted here by mistake must not end up in a terminal or CI log.
+        name = data.get("api_key_env") if isinstance(data, dict) else None
+        if isinstance(name, str) and not cls._ENV_NAME.match(name):
+            raise ValueError(
+                "has an `api_key_env` that is not an environment variable name (is it the key "
+                "itself? then revoke it); write the variable's name, such as OPENAI_API_KEY"
+            )
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(
+                "must start with http:// or https://, for example https://api.openai.com/v1 "
+                "(the audit posts to <base_url>/chat/completions)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("probes", mode="before")
+    @classmethod
+    def _all_or_list(cls, value: Any) -> Any:
+        if value == "all":
+            return list(PROBE_CATEGORIES)
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("probes")
+    @classmethod
+    def _some_categories(cls, value: list[ProbeCategory]) -> list[ProbeCategory]:
+        if not value:
+            raise ValueError(
+                "lists no category; name some of " + ", ".join(PROBE_CATEGORIES) + ", or write "
+                "`all`"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("names a category twice; list each once")
+        return value
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The selected probe categories, in library order."""
+        return tuple(c for c in PROBE_CATEGORIES if c in self.probes)
+
+    @property
+    def chat_url(self) -> str:
+        """Where the probes are posted: ``<base_url>/chat/completions``."""
+        return self.base_url + "/chat/completions"
+
+
 class ThresholdLevels(_Model):
     warn: float | None = None
     fail: float | None = None
@@ -413,6 +497,7 @@ class Spec(_Model):
     lineage: list[LineageStep] = Field(default_factory=list)
     model: ModelRef | None = None
     documents: Path | None = None
+    generative: GenerativeEndpoint | None = None
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     waivers: list[WaiverSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
