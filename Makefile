@@ -49,6 +49,7 @@ $(BENCH_STAMP): bench/requirements-peers.txt
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/drift.py $(BENCH_ARGS)
 	$(BIN)/python bench/bootstrap.py
+	$(BIN)/python bench/pii.py
 
 clean:
 	rm -rf $(VENV) .assay demo .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/.venv bench/data
