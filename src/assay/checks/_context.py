@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,8 @@ class Context:
         """Worker processes of the profile pass, when it ran on them, for background work."""
         self.jobs: dict[Any, Future[Any]] = {}
         """Background work started by checks' ``prepare`` hooks, by key."""
+        self.now: datetime | None = None
+        """The audit's clock (``run_audit``'s ``now``): checks judge dates against it."""
         self.model: Model | None = None
         """The spec's model, loaded (and checked) before the audit started; ``None`` without."""
         self._tables: dict[tuple[str, tuple[str, ...]], pa.Table] = {}

@@ -318,6 +318,8 @@ CAPABILITIES = {
     "predictions": "a `prediction:` or `score:` column on a dataset",
     "scored": "a `model:`, or a `prediction:` or `score:` column on a dataset",
     "ood": "a dataset with `role: ood` (out-of-distribution or shifted data with a target)",
+    "serving": "a `serving:` endpoint (the deployed prediction endpoint)",
+    "compliance": "a `compliance:` section",
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
     "generative": "a `generative:` endpoint (an OpenAI-compatible chat API)",

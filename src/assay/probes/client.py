@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from assay._http import network_problem
 from assay.errors import MODEL_HTTP_FAILED, MODEL_HTTP_RESPONSE, ModelCallError
 from assay.spec.models import GenerativeEndpoint
 
@@ -153,7 +154,7 @@ class ChatClient:
                     raise self._failed(problem, attempt, None, snippet, FIX_REJECTED) from None
             except (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 status, snippet = None, "(none)"
-                problem = _network_problem(exc, self.timeout)
+                problem = network_problem(exc, self.timeout)
             if attempt < self.attempts:
                 self.sleep(BACKOFF * 2 ** (attempt - 1))
         raise self._failed(problem, self.attempts, status, snippet, FIX_UNREACHABLE)
@@ -189,12 +190,3 @@ class ChatClient:
     def _snippet(self, text: str) -> str:
         text = " ".join(self.scrub(text).split())
         return repr(text if len(text) <= SNIPPET else text[:SNIPPET] + "…")
-
-
-def _network_problem(exc: BaseException, timeout: float) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return f"no answer within the timeout of {timeout:g} s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "the connection was refused"
-    return f"the request failed ({type(reason).__name__}: {reason})"

@@ -154,6 +154,10 @@ class DatasetSpec(_Model):
     schema_: SchemaDeclaration | None = Field(default=None, alias="schema")
     sha256: str | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+    consent: str | None = None
+    """A column saying whether each row's subject consented (true/false, yes/no, 1/0)."""
+    inferred: list[str] = Field(default_factory=list)
+    """Columns inferred from other data (not collected): each needs a lineage step naming it."""
 
     _data: Any = PrivateAttr(default=None)
 
@@ -196,11 +200,13 @@ class DatasetSpec(_Model):
         """Field name → column for every column this dataset's spec names."""
         named = {
             key: value
-            for key in ("target", "prediction", "score", "id", "timestamp")
+            for key in ("target", "prediction", "score", "id", "timestamp", "consent")
             if (value := getattr(self, key)) is not None
         }
         for i, feature in enumerate(self.sensitive):
             named[f"sensitive.{i}.column"] = feature.column
+        for i, column in enumerate(self.inferred):
+            named[f"inferred.{i}"] = column
         return named
 
 
@@ -224,6 +230,8 @@ class LineageStep(_Model):
     transform: str = Field(min_length=1)
     code: str | None = None
     outputs: list[FileRef] = Field(min_length=1)
+    columns: list[str] = Field(default_factory=list)
+    """Columns this step derives (an inferred attribute names the step that made it)."""
 
 
 class ModelRef(_Model):
@@ -371,6 +379,54 @@ class ModelRef(_Model):
         return False
 
 
+class ServingEndpoint(_Model):
+    """The deployed prediction endpoint, probed for access control (docs/spec.md#serving)."""
+
+    url: str
+    method: Literal["POST", "GET"] = "POST"
+    request: str = '{"instances": []}'
+    """A harmless JSON body the probes send (each probe sends it with a missing or wrong key)."""
+    auth_header: str = Field(default="Authorization", min_length=1)
+    auth_scheme: str = "Bearer"
+    key_env: str | None = Field(default=None, min_length=1)
+    """An environment variable holding a valid key: a request with it must not be rejected."""
+    timeout: float = Field(default=10.0, gt=0)
+    access_log: Path | None = None
+    access_log_format: Literal["jsonl", "combined"] = "jsonl"
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("request")
+    @classmethod
+    def _json_body(cls, value: str) -> str:
+        import json
+
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        return value
+
+
+Framework = Literal["eu_ai_act", "nist_ai_rmf", "iso_42001"]
+FRAMEWORKS: tuple[Framework, ...] = ("eu_ai_act", "nist_ai_rmf", "iso_42001")
+
+
+class Compliance(_Model):
+    """What the compliance checks hold the data and the audit to (docs/spec.md#compliance)."""
+
+    retention_days: int | None = Field(default=None, ge=1)
+    """Rows whose ``timestamp`` is older than this many days must be gone."""
+    frameworks: list[Framework] = Field(default_factory=lambda: list(FRAMEWORKS))
+    catalogue: Path | None = None
+    """A YAML file that adds to or overrides the built-in control catalogue."""
+
+
 class GenerativeEndpoint(_Model):
     """A chat model behind an OpenAI-compatible ``/chat/completions`` API, probed for prompt
     injection and leaks (docs/probes.md). The API key comes from the environment variable
@@ -498,6 +554,8 @@ class Spec(_Model):
     model: ModelRef | None = None
     documents: Path | None = None
     generative: GenerativeEndpoint | None = None
+    serving: ServingEndpoint | None = None
+    compliance: Compliance | None = None
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     waivers: list[WaiverSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)

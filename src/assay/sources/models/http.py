@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from assay._http import network_problem
 from assay.errors import MODEL_HTTP_FAILED, MODEL_HTTP_RESPONSE, ModelCallError
 from assay.sources.models.base import BatchedModel, Predictions
 
@@ -151,7 +152,7 @@ class HttpModel(BatchedModel):
                     ) from None
             except (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 status, snippet = None, "(none)"
-                problem = _network_problem(exc, self.timeout)
+                problem = network_problem(exc, self.timeout)
             if attempt < self.attempts:
                 self.sleep(BACKOFF * 2 ** (attempt - 1))
         raise ModelCallError(
@@ -259,15 +260,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
-
-
-def _network_problem(exc: BaseException, timeout: float) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return f"no answer within the timeout of {timeout:g} s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "the connection was refused"
-    return f"the request failed ({type(reason).__name__}: {reason})"
 
 
 def _snippet(text: str) -> str:
