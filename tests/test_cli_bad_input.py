@@ -425,3 +425,37 @@ def test_a_model_that_does_not_load_is_refused_up_front(project: Path, repo: Pat
     )
     assert message.endswith("Export the model again (for example with skl2onnx), or fix `format:`.")
     assert snapshot(project) == before
+
+
+def test_a_malformed_compliance_catalogue_override_is_refused_up_front(
+    project: Path, repo: Path
+) -> None:
+    from assay.compliance import ENTRY_ERROR
+
+    spec = project / "assay.yaml"
+    override = project / "controls.yaml"
+    text = (
+        "version: 1\n"
+        "controls:\n"
+        "  - framework: nist_ai_rmf\n"
+        "    id: MEASURE 2.11\n"
+        "    add_checks: [model.slice]\n"
+    )
+    override.write_text(text)
+    add_to_spec(spec, "compliance:\n  catalogue: controls.yaml\n")
+    before, existed = snapshot(project), repo.exists()
+
+    message = error_of(invoke("audit", spec, "--repo", repo))
+
+    assert message == flat(
+        ENTRY_ERROR.format(
+            path=spec.resolve().parent / "controls.yaml",
+            line=line_of(text, "add_checks"),
+            entry="controls[0] (nist_ai_rmf control 'MEASURE 2.11')",
+            problem="'add_checks' names an unknown check",
+            value="'model.slice'",
+            fix="Did you mean 'model.slices'?",
+        )
+    )
+    assert snapshot(project) == before
+    assert repo.exists() == existed

@@ -35,6 +35,7 @@ from assay.checks._registry import (
     Severity,
     Status,
 )
+from assay.compliance import validate_catalogue
 from assay.errors import COLUMN_MISSING, InputError
 from assay.policy import apply_waivers, params_for, validate_overrides
 from assay.profiles.engine import Executor, ScanOptions, pooled, wants_workers
@@ -124,6 +125,10 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("scored")
     if any(spec.role_of(n) == "ood" for n in ds):
         caps.add("ood")
+    if spec.serving is not None:
+        caps.add("serving")
+    if spec.compliance is not None:
+        caps.add("compliance")
     roles = {spec.role_of(n) for n in ds}
     if roles & {"reference", "train"} and "current" in roles:
         caps.add("reference_current")
@@ -162,6 +167,7 @@ def open_inputs(spec: Spec) -> dict[str, Dataset]:
     }
     for name, ds in datasets.items():
         _check_named_columns(spec, name, ds.columns, ds.label)
+    validate_catalogue(spec)  # a malformed compliance.catalogue override: exit 2 up front
     if spec.documents is not None and not spec.resolve(spec.documents).is_dir():
         raise InputError(
             f"{spec.where('documents')}: documents folder {spec.resolve(spec.documents)} "
@@ -257,6 +263,7 @@ def run_audit(
         ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
         ctx.pool = pool
         ctx.model = model
+        ctx.now = now
         ctx.baseline = baseline
         ctx.findings = findings
         if progress:

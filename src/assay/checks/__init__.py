@@ -29,8 +29,10 @@ BUILTIN = (
     "assay.checks.security_privacy",
     "assay.checks.security_probes",
     "assay.checks.security_threat_model",
+    "assay.checks.security_access",
     "assay.checks.governance",
     "assay.checks.governance_documents",
+    "assay.checks.governance_compliance",
 )
 """Modules of the built-in checks, in domain order."""
 

@@ -41,6 +41,7 @@ from assay.reports._common import (
     sorted_findings,
     verdict_counts,
 )
+from assay.reports._compliance import compliance_section, finding_anchor
 from assay.reports._drift import PLOT_LIMIT as DRIFT_PLOT_LIMIT
 from assay.reports._drift import drift_section
 from assay.reports._fairness import fairness_section
@@ -129,6 +130,7 @@ def render_html(
         "model": model_section(run, artefacts),
         "fairness": fairness_section(run, artefacts),
         "robustness": robustness_section(run, artefacts),
+        "compliance": compliance_section(run, artefacts),
         "manifests": [_manifest_view(a.name, c.data, c.problem) for a, c in artefacts.manifests()],
         "approvals": [_approval_view(a, run_id) for a in approvals],
         "signature_labels": SIGNATURE_LABELS,
@@ -248,6 +250,11 @@ def _thousands(value: Any) -> str:
     return str(value)
 
 
+def _anchor(finding: Finding) -> str:
+    """The id of a finding's row, which the compliance section links to."""
+    return finding_anchor(finding.check_id, finding.subject)
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(
@@ -260,4 +267,5 @@ def _environment() -> Environment:
     )
     env.filters["thousands"] = _thousands
     env.filters["short"] = short_id
+    env.filters["anchor"] = _anchor
     return env
