@@ -36,7 +36,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 CATALOGUE = [DOCS / "checks.md", *sorted(DOCS.glob("checks-*.md"))]
 """The check catalogue: docs/checks.md and one docs/checks-<domain>.md per later domain."""
 
-INFORMATIONAL = {"integrity.manifest", "governance.compliance_matrix"}
+INFORMATIONAL = {"integrity.manifest"}
 """Checks that report facts without judging them: they never warn or fail (docs/checks.md)."""
 
 FIXTURE_CAPABILITIES = {

@@ -337,23 +337,26 @@ def inferred_lineage(ctx: Context, params: CheckParams) -> list[Finding]:
 
 # governance.compliance_matrix --------------------------------------------------------------
 
-MATRIX_THRESHOLDS = (Threshold("coverage_ratio", direction="min"),)
-"""Only coverage can be graded (no default level): the failing controls' own findings already
-fail the gate, and counting them again here would raise a minor finding to this check's
-severity."""
+MATRIX_THRESHOLDS = (
+    Threshold("failing_controls", fail=0),
+    Threshold("warning_controls", warn=0),
+    Threshold("coverage_ratio", direction="min"),
+)
+"""A failing control fails the framework's finding — at severity info, so the matrix never
+gates above the findings it summarises (they gate on their own, at their own severity)."""
 
 
 @check(
     "governance.compliance_matrix",
     domain="governance",
     title="Compliance matrix: controls evidenced by the audit",
-    severity=Severity.MAJOR,
+    severity=Severity.INFO,
     thresholds=MATRIX_THRESHOLDS,
     requires=("datasets",),
     after_checks=True,
     remediation="Fix the failing findings of the control's checks (the matrix lists them), or "
     "run the checks that would evidence the controls not evidenced; set a minimum "
-    "`coverage_ratio` to gate on coverage.",
+    "`coverage_ratio` (and a higher severity) to gate on coverage.",
 )
 def compliance_matrix(ctx: Context, params: CheckParams) -> list[Finding]:
     """One finding per framework: its controls' statuses and coverage, from the findings of
@@ -378,7 +381,9 @@ def compliance_matrix(ctx: Context, params: CheckParams) -> list[Finding]:
             "passing_controls": counts["pass"],
             "not_evidenced_controls": counts["not_evidenced"],
         }
-        status, threshold = _worst_grade(params, metrics, ("coverage_ratio",))
+        status, threshold = _worst_grade(
+            params, metrics, ("failing_controls", "warning_controls", "coverage_ratio")
+        )
         failing = [r.control.id for r in m.controls if r.status in ("fail", "error")]
         coverage = m.coverage_ratio
         message = (
