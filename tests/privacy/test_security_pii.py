@@ -130,3 +130,16 @@ def test_text_predictions_are_scanned(tmp_path: Path) -> None:
     finding = result.one("test:<predictions>")
     assert finding.status == Status.FAIL and finding.metrics["email_count"] == 2
     assert "jo@example.com" not in result.everything()
+
+
+def test_a_column_with_few_values_is_judged_by_its_exact_value_counts(tmp_path: Path) -> None:
+    n = 40_000
+    colours = pa.array(["red", "green", "blue", None] * (n // 4))
+    contact = pa.array(["none", "call 020 7946 0958"] * (n // 2))
+    table = pa.table({"colour": colours, "contact": contact})
+    result = run_pii({"train": {"data": table}}, tmp_path)
+    clean = result.one("train:colour")
+    assert clean.status == Status.PASS and clean.metrics["n_values"] == n * 3 // 4
+    leak = result.one("train:contact")  # a hit among the distinct values: every row streamed
+    assert leak.status == Status.FAIL and leak.metrics["hit_count"] == n // 2
+    assert result.artefact(leak)["examples"]["phone"][0]["row"] == 1

@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.integrity_common import column_subject, listing, pct, skipped
-from assay.privacy import KINDS, ColumnReport, ColumnScan, is_text, scan_batches
+from assay.privacy import (
+    KINDS,
+    ColumnReport,
+    ColumnScan,
+    column_context,
+    is_text,
+    scan_array,
+    scan_batches,
+)
 
 Kind = Literal[
     "email",
@@ -102,14 +110,52 @@ def pii(ctx: Context, params: CheckParams) -> list[Finding]:
         if not chosen:
             findings.append(skipped(params, name, NO_TEXT, evidence=(manifest,)))
             continue
-        reports = scan_batches(
-            ds.batches(chosen), chosen, kinds=options.kinds, max_examples=options.max_examples
-        )
+        reports = _clean_by_their_values(ctx, name, chosen, options)
+        streamed = [c for c in chosen if c not in reports]
+        if streamed:
+            reports |= scan_batches(
+                ds.batches(streamed),
+                streamed,
+                kinds=options.kinds,
+                max_examples=options.max_examples,
+            )
         for column in chosen:
             findings.append(_judged(ctx, params, options, name, reports[column], manifest))
     if ctx.model is not None:
         findings += _predictions(ctx, params, options)
     return findings
+
+
+def _clean_by_their_values(
+    ctx: Context, name: str, columns: list[str], options: PiiOptions
+) -> dict[str, ColumnReport]:
+    """Reports for the columns whose exact value counts (from the profile pass) hold no
+    personal data: scanning each distinct value once is scanning every row. A column with a
+    hit, or without exact counts, is left out: it is streamed, so the evidence can give the
+    rows the examples come from."""
+    reports = {}
+    profile = ctx.profile(name)
+    for column in columns:
+        prof = profile[column]
+        if not prof.items.exact:
+            continue
+        values = [v for v in prof.items.counts if isinstance(v, str)]
+        context = column_context(column)
+        if any(
+            True
+            for _ in scan_array(pa.array(values, pa.string()), kinds=options.kinds, context=context)
+        ):
+            continue
+        reports[column] = ColumnReport(
+            column=column,
+            n_rows=prof.count,
+            n_values=prof.count - prof.nulls,
+            hit_count=0,
+            kinds={},
+            examples={},
+            context=context,
+        )
+    return reports
 
 
 def _predictions(ctx: Context, params: CheckParams, options: PiiOptions) -> list[Finding]:
