@@ -342,6 +342,15 @@ def _pii(section: dict[str, Any] | None) -> list[str]:
     return [render_section(section)]
 
 
+def _loadtest(section: dict[str, Any] | None) -> list[str]:
+    """The load tester's accuracy and cost (bench/loadtest.py), when measured."""
+    if not section:
+        return []
+    from loadtest import render_section  # stdlib only at import: fine in either venv
+
+    return [render_section(section)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     by = _runs(results)
     out = [
@@ -362,6 +371,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         *_profile_memory(results.get("profile_memory")),
         *_bootstrap(results.get("bootstrap")),
         *_pii(results.get("pii")),
+        *_loadtest(results.get("loadtest")),
     ]
     for n in sorted(by):
         out += _size_section(n, by[n], results.get("datasets", []))

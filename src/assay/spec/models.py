@@ -252,6 +252,11 @@ class ModelRef(_Model):
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
     batch_size: int | None = Field(default=None, ge=1)
+    key_env: str | None = Field(default=None, min_length=1)
+    """HTTP: an environment variable holding the endpoint's key (read at audit time, never
+    stored), sent as ``{auth_header}: {auth_scheme} {key}``."""
+    auth_header: str = Field(default="Authorization", min_length=1)
+    auth_scheme: str = "Bearer"
     trust: bool = False
     features: list[str] | None = None
 

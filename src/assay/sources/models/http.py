@@ -63,6 +63,7 @@ class HttpModel(BatchedModel):
         retries: int = 2,
         batch_size: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(
             features=features, classes=classes, batch_size=batch_size or DEFAULT_HTTP_BATCH_SIZE
@@ -75,6 +76,7 @@ class HttpModel(BatchedModel):
         self.timeout = timeout
         self.attempts = retries + 1
         self.sleep = sleep
+        self._auth = auth  # (header, value): kept out of every message and record
         self.description = f"http model {url}"
 
     def fingerprint(self) -> dict[str, Any]:
@@ -126,7 +128,11 @@ class HttpModel(BatchedModel):
                 self.url,
                 data=body,
                 method="POST",
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    **(dict([self._auth]) if self._auth else {}),
+                },
             )
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:

@@ -8,6 +8,7 @@ types, a callable that does not import, ``features`` that do not fit the model â
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,7 @@ def load_model(spec: Spec, *, sleep: Callable[[float], None] = time.sleep) -> Mo
             retries=ref.retries,
             batch_size=ref.batch_size,
             sleep=sleep,
+            auth=_auth(spec, ref),
         )
     if ref.callable is not None:
         function = import_callable(
@@ -167,3 +169,18 @@ def _fitted_features(spec: Spec, ref: ModelRef, obj: Any) -> list[str] | None:
             )
         )
     return list(ref.features)
+
+
+def _auth(spec: Spec, ref: ModelRef) -> tuple[str, str] | None:
+    """The endpoint's credential header from ``key_env`` (read now; never stored)."""
+    if ref.key_env is None:
+        return None
+    key = os.environ.get(ref.key_env)
+    if not key:
+        raise InputError(
+            f"{spec.where('model', 'key_env')}: the environment variable {ref.key_env} that "
+            "should hold the model endpoint's key is not set. Export it before the audit, or "
+            "remove `key_env`."
+        )
+    value = f"{ref.auth_scheme} {key}".strip() if ref.auth_scheme else key
+    return ref.auth_header, value
