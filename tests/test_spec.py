@@ -192,3 +192,27 @@ def test_spec_round_trips_through_yaml(data: dict) -> None:  # type: ignore[type
     again = parse_spec(yaml.safe_dump(dumped).encode())
     assert again.model_dump() == spec.model_dump()
     assert spec_from_mapping(dumped).model_dump() == spec.model_dump()
+
+
+def test_performance_needs_a_url_or_a_serving_endpoint(tmp_path: Path) -> None:
+    message = error_of(MINIMAL + "performance:\n  peak_rate: 100\n", tmp_path)
+    assert "performance has no `url:` and the spec has no `serving:` to load" in message
+
+
+def test_performance_data_must_name_a_dataset(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "serving: {url: 'http://127.0.0.1:9/predict'}\n"
+        "performance:\n  peak_rate: 100\n  data: test\n  template: '{\"instances\": [$row]}'\n"
+    )
+    assert "performance.data names 'test', which is not a dataset" in error_of(text, tmp_path)
+
+
+def test_performance_rates_and_bodies_are_checked(tmp_path: Path) -> None:
+    base = MINIMAL + "serving: {url: 'http://127.0.0.1:9/predict'}\nperformance:\n"
+    assert "peak_rate" in error_of(base + "  peak_rate: 0\n", tmp_path)
+    ramp = base + "  peak_rate: 10\n  saturation: {start: 50, stop: 10, step: 5}\n"
+    assert "stop (10) is below start (50)" in error_of(ramp, tmp_path)
+    both = base + "  peak_rate: 10\n  body: '{}'\n  data: x\n"
+    assert "has both `body:` and `data:`" in error_of(both, tmp_path)
+    spec = load_spec(write_spec(tmp_path, base + "  peak_rate: 25\n"))
+    assert spec.performance is not None and spec.performance.objectives.max_error_rate == 0.01
