@@ -129,6 +129,8 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("serving")
     if spec.compliance is not None:
         caps.add("compliance")
+    if spec.performance is not None:
+        caps.add("performance")
     roles = {spec.role_of(n) for n in ds}
     if roles & {"reference", "train"} and "current" in roles:
         caps.add("reference_current")

@@ -320,6 +320,7 @@ CAPABILITIES = {
     "ood": "a dataset with `role: ood` (out-of-distribution or shifted data with a target)",
     "serving": "a `serving:` endpoint (the deployed prediction endpoint)",
     "compliance": "a `compliance:` section",
+    "performance": "a `performance:` section (a load test of the serving endpoint)",
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
     "generative": "a `generative:` endpoint (an OpenAI-compatible chat API)",

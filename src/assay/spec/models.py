@@ -418,6 +418,81 @@ class ServingEndpoint(_Model):
         return value
 
 
+class LatencyObjectives(_Model):
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class RateRange(_Model):
+    """Offered rates for the saturation search: ``start``, ``start + step`` … ``stop``."""
+
+    start: float = Field(gt=0)
+    stop: float = Field(gt=0)
+    step: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RateRange:
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        return self
+
+
+class Autoscaling(_Model):
+    """What the autoscaling recommendation (a HorizontalPodAutoscaler) is written for."""
+
+    name: str = Field(default="model", min_length=1)
+    namespace: str = Field(default="default", min_length=1)
+    min_replicas: int = Field(default=2, ge=1)
+    target_cpu_percent: int = Field(default=70, ge=1, le=100)
+
+
+class Performance(_Model):
+    """A load test of the serving endpoint at its declared peak (docs/spec.md#performance)."""
+
+    url: str | None = None
+    """The endpoint to load; defaults to ``serving.url``."""
+    method: Literal["POST", "GET"] = "POST"
+    body: str | None = None
+    """A fixed JSON request body; or ``data`` + ``template`` for bodies from a dataset's rows."""
+    data: str | None = None
+    template: str | None = None
+    key_env: str | None = Field(default=None, min_length=1)
+    auth_header: str = Field(default="Authorization", min_length=1)
+    auth_scheme: str = "Bearer"
+    peak_rate: float = Field(gt=0)
+    """The declared peak traffic, requests per second."""
+    duration: float = Field(default=30.0, gt=0)
+    warmup: float = Field(default=5.0, ge=0)
+    arrival: Literal["constant", "poisson"] = "poisson"
+    objectives: LatencyObjectives = Field(default_factory=LatencyObjectives)
+    saturation: RateRange | None = None
+    replicas: int = Field(default=1, ge=1)
+    """Replicas behind ``url`` while it is measured (the per-replica rate divides by it)."""
+    headroom: float = Field(default=1.5, ge=1)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    workers: int = Field(default=1, ge=1, le=64)
+    connections: int = Field(default=64, ge=1)
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Performance:
+        if self.body is not None and self.data is not None:
+            raise ValueError("has both `body:` and `data:`; give a fixed body or a dataset's rows")
+        if self.template is not None and self.data is None:
+            raise ValueError(
+                "has `template:` without `data:`; the template shapes the rows of `data`"
+            )
+        return self
+
+
 Framework = Literal["eu_ai_act", "nist_ai_rmf", "iso_42001"]
 FRAMEWORKS: tuple[Framework, ...] = ("eu_ai_act", "nist_ai_rmf", "iso_42001")
 
@@ -560,6 +635,7 @@ class Spec(_Model):
     documents: Path | None = None
     generative: GenerativeEndpoint | None = None
     serving: ServingEndpoint | None = None
+    performance: Performance | None = None
     compliance: Compliance | None = None
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     waivers: list[WaiverSpec] = Field(default_factory=list)
@@ -579,6 +655,19 @@ class Spec(_Model):
                     f"dataset name {name!r} may hold only letters, digits, '_', '.', '-'"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _performance_target(self) -> Spec:
+        perf = self.performance
+        if perf is not None:
+            if perf.url is None and self.serving is None:
+                raise ValueError("performance has no `url:` and the spec has no `serving:` to load")
+            if perf.data is not None and perf.data not in self.datasets:
+                raise ValueError(
+                    f"performance.data names {perf.data!r}, which is not a dataset "
+                    f"(datasets: {', '.join(self.datasets) or 'none'})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
