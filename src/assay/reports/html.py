@@ -2,8 +2,8 @@
 
 The page is rendered by the Jinja2 template ``templates/report.html.j2`` with autoescaping on;
 everything a run carries is text to the template and is escaped. The only markup inserted
-unescaped is the SVG the :mod:`assay.reports.plots` and :mod:`assay.reports._charts` modules
-write, with every text escaped.
+unescaped is the SVG the :mod:`assay.reports.plots`, :mod:`assay.reports._charts` and
+:mod:`assay.reports._charts_performance` modules write, with every text escaped.
 Styles and the small script that filters the findings
 table are inline, so the file references nothing outside itself.
 """
@@ -46,6 +46,7 @@ from assay.reports._drift import PLOT_LIMIT as DRIFT_PLOT_LIMIT
 from assay.reports._drift import drift_section
 from assay.reports._fairness import fairness_section
 from assay.reports._model import model_section
+from assay.reports._performance import performance_section
 from assay.reports._robustness import robustness_section
 from assay.run import Run
 
@@ -130,6 +131,7 @@ def render_html(
         "model": model_section(run, artefacts),
         "fairness": fairness_section(run, artefacts),
         "robustness": robustness_section(run, artefacts),
+        "performance": performance_section(run, artefacts, load),
         "compliance": compliance_section(run, artefacts),
         "manifests": [_manifest_view(a.name, c.data, c.problem) for a, c in artefacts.manifests()],
         "approvals": [_approval_view(a, run_id) for a in approvals],
