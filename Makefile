@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit chromium bench clean
+.PHONY: demo test lint typecheck unit chromium bench bench-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,18 @@ $(BENCH_STAMP): bench/requirements-peers.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt
 	touch $(BENCH_STAMP)
 
-bench: $(STAMP) $(BENCH_STAMP)
+# Debian's nginx and wrk for the load generator's capacity bench (bench/capacity.py); only
+# the bench needs them, never `make test`.
+bench-tools:
+	@{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx-light and wrk for the capacity benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; }
+
+bench: $(STAMP) $(BENCH_STAMP) bench-tools
 	$(BENCH_VENV)/bin/python bench/drift.py $(BENCH_ARGS)
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/pii.py
+	$(BIN)/python bench/capacity.py
 
 clean:
 	rm -rf $(VENV) .assay demo .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/.venv bench/data

@@ -12,7 +12,7 @@
   and with aiohttp, and the worker's CPU time per request; then open-loop load at a fixed
   rate to show the CPU per request there. Server and generator share the machine's cores.
 
-Comparison with wrk2/locust against nginx is not measured yet (noted in the section).
+Comparison with wrk and Locust against nginx: bench/capacity.py.
 
     .venv/bin/python bench/loadtest.py                  # ~2 minutes
     .venv/bin/python bench/loadtest.py --stall-seconds 20 --quick
@@ -271,8 +271,8 @@ def render_section(results: dict[str, Any]) -> str:
     lines += [
         "",
         "The closed-loop rows measure the most one worker and this server reach together; "
-        "`--workers N` adds processes. Comparison with wrk2 and locust against nginx: not "
-        "yet measured.",
+        "`--workers N` adds processes. Against wrk and Locust on nginx: the capacity "
+        "section (bench/capacity.py).",
         "",
     ]
     return "\n".join(lines)

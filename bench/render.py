@@ -351,6 +351,15 @@ def _loadtest(section: dict[str, Any] | None) -> list[str]:
     return [render_section(section)]
 
 
+def _capacity(section: dict[str, Any] | None) -> list[str]:
+    """The load generator against wrk and Locust on nginx (bench/capacity.py), when measured."""
+    if not section:
+        return []
+    from capacity import render_section  # stdlib only at import: fine in either venv
+
+    return [render_section(section)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     by = _runs(results)
     out = [
@@ -372,6 +381,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         *_bootstrap(results.get("bootstrap")),
         *_pii(results.get("pii")),
         *_loadtest(results.get("loadtest")),
+        *_capacity(results.get("capacity")),
     ]
     for n in sorted(by):
         out += _size_section(n, by[n], results.get("datasets", []))
