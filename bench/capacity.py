@@ -601,14 +601,16 @@ def render_section(results: dict[str, Any]) -> str:
         mine = [st for st in steps if st["workers"] == w]
         best = _sustained(mine)
         if best:
-            held = "highest rate held" if not mine[-1].get("passed") else "every step held"
+            held = (
+                "every step held" if all(st.get("passed") for st in mine) else "highest rate held"
+            )
             lines.append(
                 _row(
                     f"Assay open loop, `--rate {best['offered_rate']:,.0f} --workers {w}` ({held})",
                     best,
                 )
             )
-        if mine[-1].get("passed"):
+        if all(st.get("passed") for st in mine):
             unbounded.append(w)
     lines += [
         "",
