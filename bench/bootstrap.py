@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import cpu_model
 
 BENCH = Path(__file__).resolve().parent
 RESULTS_SCHEMA = "assay-bench-bootstrap-results/1"
@@ -70,16 +71,8 @@ def machine() -> dict[str, Any]:
 
     import assay
 
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,

@@ -50,6 +50,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SCHEMA = "assay-bench-capacity-results/1"
@@ -134,14 +136,8 @@ def _dpkg(package: str) -> str | None:
 def machine() -> dict[str, Any]:
     import psutil
 
-    model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "ram_bytes": psutil.virtual_memory().total,
         "load_average": os.getloadavg()[0],

@@ -27,6 +27,7 @@ from typing import Any
 
 import common
 import psutil
+from common import cpu_model
 from render import render_markdown
 from tools import PEERS, TOOLS, duration, run_tool, summary_line
 
@@ -161,16 +162,8 @@ def versions(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "ram_bytes": psutil.virtual_memory().total,
         "os": platform.platform(),

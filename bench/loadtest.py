@@ -31,6 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model
+
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))  # the tests' local servers (_load_servers)
 
@@ -54,16 +56,8 @@ def machine() -> dict[str, Any]:
 
     import assay
 
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "os": platform.platform(),

@@ -37,6 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model
+
 BENCH = Path(__file__).resolve().parent
 RESULTS_SCHEMA = "assay-bench-pii-results/1"
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR")
@@ -337,16 +339,8 @@ def machine() -> dict[str, Any]:
 
     import assay
 
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
