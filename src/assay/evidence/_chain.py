@@ -195,22 +195,16 @@ def _check_run(
     for artefact in run.artefacts:
         facts.artefacts += 1
         facts.referenced.add(artefact.sha256)
-        object_path = source.label(artefact.sha256)
-        digest = source.digest(artefact.sha256)
-        if digest is None:
+        state = _object_state(source, artefact.sha256)
+        if state is not None:
+            template = msg.V_ARTEFACT_MISSING if state[0] is None else msg.V_ARTEFACT_CHANGED
             facts.problems.append(
-                msg.V_ARTEFACT_MISSING.format(
-                    path=label, run=run_id, name=artefact.name, object_path=object_path
-                )
-            )
-        elif digest != artefact.sha256:
-            facts.problems.append(
-                msg.V_ARTEFACT_CHANGED.format(
+                template.format(
                     path=label,
                     run=run_id,
                     name=artefact.name,
-                    object_path=object_path,
-                    actual=short(digest),
+                    object_path=source.label(artefact.sha256),
+                    actual=short(state[0]) if state[0] else "",
                 )
             )
     if last_run_id != _ANY and run.previous != last_run_id:
@@ -295,21 +289,16 @@ def _check_attachment(
         facts.attachment_files += 1
         facts.referenced.add(f.sha256)
         object_path = source.label(f.sha256)
-        digest = source.digest(f.sha256)
-        if digest is None:
+        state = _object_state(source, f.sha256)
+        if state is not None:
+            template = msg.V_ATTACHED_MISSING if state[0] is None else msg.V_ATTACHED_CHANGED
             facts.problems.append(
-                msg.V_ATTACHED_MISSING.format(
-                    path=label, kind=kind, name=f.name, object_path=object_path
-                )
-            )
-        elif digest != f.sha256:
-            facts.problems.append(
-                msg.V_ATTACHED_CHANGED.format(
+                template.format(
                     path=label,
                     kind=kind,
                     name=f.name,
                     object_path=object_path,
-                    actual=short(digest),
+                    actual=short(state[0]) if state[0] else "",
                 )
             )
         elif (size := source.size(f.sha256)) is not None and size != f.size:
@@ -330,3 +319,12 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"the field {exc.args[0]!r} is missing"
     return str(exc) or type(exc).__name__
+
+
+def _object_state(source: ObjectSource, sha: str) -> tuple[str | None] | None:
+    """``None`` when object ``sha`` is stored and unchanged; else ``(None,)`` when it is
+    missing, or ``(actual digest,)`` when its bytes changed."""
+    digest = source.digest(sha)
+    if digest is None:
+        return (None,)
+    return None if digest == sha else (digest,)
