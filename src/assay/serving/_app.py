@@ -205,12 +205,27 @@ class _Guard:
         state = self.state
         who = self._caller(scope)
         status = 500
+        logged = False
         scope.setdefault("state", {})["rows"] = 0
+
+        def record() -> None:
+            # Counted and logged before the last body message goes out, so a client that has
+            # its response can already read its own line in the access log.
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            seconds = time.perf_counter() - began
+            state.metrics.observe(route_of(path), status, seconds)
+            if state.access_log is not None and path not in OPEN_PATHS:
+                self._log(scope, who, status, seconds)
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()
             await send(message)
 
         try:
@@ -224,24 +239,25 @@ class _Guard:
             else:
                 await self.app(scope, receive, sending)
         finally:
-            seconds = time.perf_counter() - began
-            state.metrics.observe(route_of(path), status, seconds)
-            if state.access_log is not None and path not in OPEN_PATHS:
-                client = scope.get("client")
-                entry: dict[str, Any] = {
-                    "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                    "key_id": who,
-                    "client": client[0] if client else None,
-                    "method": scope["method"],
-                    "path": path,
-                    "model": state.name,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "rows": scope["state"].get("rows", 0),
-                }
-                if who is None:
-                    del entry["key_id"]
-                state.access_log.write(entry)
+            record()
+
+    def _log(self, scope: Scope, who: str | None, status: int, seconds: float) -> None:
+        assert self.state.access_log is not None
+        client = scope.get("client")
+        entry: dict[str, Any] = {
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "key_id": who,
+            "client": client[0] if client else None,
+            "method": scope["method"],
+            "path": scope["path"],
+            "model": self.state.name,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "rows": scope["state"].get("rows", 0),
+        }
+        if who is None:
+            del entry["key_id"]
+        self.state.access_log.write(entry)
 
     def _caller(self, scope: Scope) -> str | None:
         """The key id of a request carrying the valid key; ``None`` otherwise."""
