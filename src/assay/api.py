@@ -82,8 +82,11 @@ def execute(
         )
         stored = existing.resolve(baseline)
         baseline_run, baseline_id = stored.run, stored.id
+    existing_repo: Repository | None = repo if isinstance(repo, Repository) else None
     if repo is not None and not isinstance(repo, Repository):
         Repository.check(repo)  # writable? checked now; created only when the run is stored
+        if (Path(repo) / "FORMAT").is_file():
+            existing_repo = Repository.open(Path(repo), create=False)
     datasets = open_inputs(spec)
     profiles = open_profiles(spec)
     model = open_model(spec)
@@ -98,6 +101,7 @@ def execute(
         profiles=profiles,
         executor=executor_for(engine, scheduler),
         model=model,
+        repository=existing_repo,
     )
     if repo is None:
         return AuditResult(outcome.run, outcome.run.id, None, outcome.blobs)

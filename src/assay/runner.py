@@ -131,6 +131,8 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         caps.add("compliance")
     if spec.performance is not None:
         caps.add("performance")
+    if spec.monitor is not None:
+        caps.add("monitor")
     roles = {spec.role_of(n) for n in ds}
     if roles & {"reference", "train"} and "current" in roles:
         caps.add("reference_current")
@@ -239,6 +241,7 @@ def run_audit(
     profiles: Mapping[str, TableProfile] | None = None,
     executor: Executor | None = None,
     model: Model | None = None,
+    repository: Any = None,
 ) -> AuditOutcome:
     """Audit ``spec`` and return the run with its artefacts (not yet stored)."""
     now = now or datetime.now(UTC)
@@ -265,6 +268,7 @@ def run_audit(
         ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
         ctx.pool = pool
         ctx.model = model
+        ctx.repository = repository
         ctx.now = now
         ctx.baseline = baseline
         ctx.findings = findings

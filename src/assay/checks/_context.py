@@ -69,6 +69,9 @@ class Context:
         """The audit's clock (``run_audit``'s ``now``): checks judge dates against it."""
         self.model: Model | None = None
         """The spec's model, loaded (and checked) before the audit started; ``None`` without."""
+        self.repository: Any = None
+        """The evidence repository the run goes to, when it exists already (read only: the
+        monitoring-readiness check reads drill records from it)."""
         self._tables: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
         self._evaluations: dict[str, Evaluation | Exception] = {}
 

@@ -324,6 +324,7 @@ CAPABILITIES = {
     "reference_current": "a `reference` (or `train`) dataset and a `current` dataset",
     "baseline": "a baseline run (`assay audit --baseline approved|RUN`)",
     "generative": "a `generative:` endpoint (an OpenAI-compatible chat API)",
+    "monitor": "a `monitor:` section (live rules, actions and escalation)",
 }
 """What a check may require, and the spec entry that provides it."""
 

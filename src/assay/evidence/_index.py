@@ -234,3 +234,12 @@ def attachments_of(
             (run_id, kind),
         ).fetchall()
     return [(int(seq), str(obj)) for seq, obj in rows]
+
+
+def attachments_of_kind(conn: sqlite3.Connection, kind: str, limit: int) -> list[tuple[int, str]]:
+    """``(seq, attachment object id)`` of the newest ``limit`` attachments of ``kind`` to any
+    run, newest first."""
+    rows = conn.execute(
+        "SELECT seq, id FROM attachments WHERE kind = ? ORDER BY seq DESC LIMIT ?", (kind, limit)
+    ).fetchall()
+    return [(int(seq), str(obj)) for seq, obj in rows]

@@ -351,6 +351,17 @@ class Repository:
             for seq, obj in found
         ]
 
+    def attachments_of_kind(self, kind: str, *, limit: int = 100) -> list[StoredAttachment]:
+        """The newest ``limit`` attachments of ``kind`` to any run, newest first (the monitor
+        attaches drill records and snapshots to the run it watches)."""
+        check_kind(kind)
+        with self._store.query() as conn:
+            found = _index.attachments_of_kind(conn, kind, limit)
+        return [
+            StoredAttachment(seq=seq, id=obj, attachment=Attachment.from_bytes(self.get(obj)))
+            for seq, obj in found
+        ]
+
     def latest_attachment(self, run_ref: str, kind: str) -> StoredAttachment | None:
         """The newest attachment of ``kind`` to the run, or ``None`` if it has none."""
         found = self.attachments(run_ref, kind)

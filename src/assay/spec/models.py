@@ -23,6 +23,7 @@ from pydantic import (
 
 from assay._vocabulary import DOMAINS, Severity
 from assay.spec._base import Scalar, _check_sha256, _Model
+from assay.spec.monitor import Monitor
 from assay.spec.services import (
     FRAMEWORKS,
     PROBE_CATEGORIES,
@@ -314,6 +315,7 @@ class Spec(_Model):
     serving: ServingEndpoint | None = None
     performance: Performance | None = None
     compliance: Compliance | None = None
+    monitor: Monitor | None = None
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     waivers: list[WaiverSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
