@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit chromium bench bench-tools clean
+.PHONY: demo test lint typecheck unit chromium postgresql bench bench-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL for the monitor's storage tests: tests/monitor/conftest.py starts a
+# throw-away cluster from /usr/lib/postgresql/*/bin as user postgres, and stops it at the end.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the monitor's storage tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -31,7 +38,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: $(STAMP) chromium lint typecheck unit
+test: $(STAMP) chromium postgresql lint typecheck unit
 
 # Drift benchmark against Evidently, whylogs and a pyarrow read floor (bench/README.md).
 # Peers live in their own venv: they need pandas < 3. Figures go to bench/RESULTS.md.

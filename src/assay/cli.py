@@ -229,7 +229,14 @@ def demo(
 
 # The evidence commands (runs, verify, approve, keygen, export, report, card, datasheet)
 # register after these, so `assay --help` lists audit first.
-from assay import _cli_documents, _cli_evidence, _cli_loadtest, _cli_mask, _cli_serve  # noqa: E402, F401
+from assay import (  # noqa: E402, F401
+    _cli_documents,
+    _cli_evidence,
+    _cli_loadtest,
+    _cli_mask,
+    _cli_monitor,
+    _cli_serve,
+)
 
 
 def main() -> None:

@@ -38,6 +38,11 @@ metadata = MetaData(naming_convention=NAMING)
 #: An auto-incrementing 64-bit key (SQLite's rowid alias must be spelled INTEGER).
 SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
+# Tables that retention prunes say ``sqlite_autoincrement=True``: without it SQLite hands out
+# the largest remaining rowid + 1, so once every row is pruned ``seq`` starts again at 1 and a
+# reader that remembers the last ``seq`` it saw would miss new rows. PostgreSQL's sequences
+# never go back.
+
 # -------------------------------------------------------------------------------- traffic
 
 events = Table(
@@ -56,6 +61,7 @@ events = Table(
     Column("latency_ms", Float),
     Column("output_text", Text),
     UniqueConstraint("id"),
+    sqlite_autoincrement=True,
 )
 Index("ix_events_ts", events.c.ts)
 Index("ix_events_session", events.c.session_id)
@@ -75,6 +81,7 @@ kpis = Table(
     Column("name", String(200), nullable=False),
     Column("ts", Float, nullable=False),
     Column("value", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 Index("ix_kpis_name_ts", kpis.c.name, kpis.c.ts)
 
@@ -218,6 +225,7 @@ forensic_log = Table(
     Column("key_id", String(200), nullable=False),
     Column("ts", Float, nullable=False),
     Column("request", Text, nullable=False),  # JSON: method, path, headers (no secrets), body
+    sqlite_autoincrement=True,
 )
 
 # ------------------------------------------------------------------------------ security
@@ -246,6 +254,7 @@ access_log = Table(
     Column("path", Text, nullable=False),
     Column("status", Integer, nullable=False),
     Column("client", String(100)),
+    sqlite_autoincrement=True,
 )
 Index("ix_access_ts", access_log.c.ts)
 
