@@ -235,6 +235,7 @@ from assay import (  # noqa: E402, F401
     _cli_loadtest,
     _cli_mask,
     _cli_monitor,
+    _cli_monitor_drill,
     _cli_serve,
 )
 

@@ -57,6 +57,35 @@ def reference_table(n: int = 5000, seed: int = 0) -> pa.Table:
     )
 
 
+def spec_document(
+    *,
+    rules: Sequence[Mapping[str, Any]] = DEFAULT_RULES,
+    monitor: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The spec ``audited`` audits, as a mapping (write it as YAML for the command line)."""
+    section: dict[str, Any] = {
+        "baseline": "latest",
+        "rules": [dict(r) for r in rules],
+        "escalation": [{"name": "on-call"}],
+        "fallback": {"url": "http://127.0.0.1:9/predict"},
+        **(monitor or {}),
+    }
+    return {
+        "version": 1,
+        "system": {"name": "monitored"},
+        "owners": {"default": "ml@example.com"},
+        "datasets": {
+            "reference": {
+                "path": "reference.parquet",
+                "target": "target",
+                "prediction": "prediction",
+                "score": "score",
+            }
+        },
+        "monitor": section,
+    }
+
+
 def audited(
     tmp_path: Path,
     *,
@@ -64,30 +93,7 @@ def audited(
     monitor: Mapping[str, Any] | None = None,
 ) -> tuple[Spec, Repository, str]:
     pq.write_table(reference_table(), tmp_path / "reference.parquet")
-    section: dict[str, Any] = {
-        "baseline": "latest",
-        "rules": list(rules),
-        "escalation": [{"name": "on-call"}],
-        "fallback": {"url": "http://127.0.0.1:9/predict"},
-        **(monitor or {}),
-    }
-    spec = spec_from_mapping(
-        {
-            "version": 1,
-            "system": {"name": "monitored"},
-            "owners": {"default": "ml@example.com"},
-            "datasets": {
-                "reference": {
-                    "path": "reference.parquet",
-                    "target": "target",
-                    "prediction": "prediction",
-                    "score": "score",
-                }
-            },
-            "monitor": section,
-        },
-        base_dir=tmp_path,
-    )
+    spec = spec_from_mapping(spec_document(rules=rules, monitor=monitor), base_dir=tmp_path)
     result = execute(spec, repo=tmp_path / ".assay")
     assert result.repository is not None
     return spec, result.repository, result.run_id

@@ -80,6 +80,11 @@ def test_drift_opens_an_incident_runs_actions_and_escalates(tmp_path: Path, db: 
         assert metrics.status_code == 200
         assert 'assay_monitor_signal{metric="share_drifted"' in metrics.text
         assert "assay_monitor_events_stored_total 1000.0" in metrics.text
+        stored = served.client("read").get("/v1/events", params={"limit": 3}).json()
+        assert [e["id"] for e in stored] == ["e997", "e998", "e999"]
+        assert set(stored[0]["features"]) == {"age", "income", "region"}
+        by_session = served.client("read").get("/v1/events", params={"session_id": "s3"})
+        assert {e["session_id"] for e in by_session.json()} == {"s3"}
         summary = served.client("read").get("/v1/summary").json()
         assert summary["route"]["target"] == "fallback"
         assert summary["stats"]["events_stored"] == 1000

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 
 from assay.errors import AssayError
 from assay.monitor import webhooks
@@ -294,7 +294,17 @@ def open_or_update(
     conn: Connection, rule: Rule, obs: Observed, *, now: float, default_owner: str
 ) -> Firing:
     """Record that ``rule`` fired on ``obs``: update its active incident for ``obs.subject`` or
-    open a new one (status ``open``, deadline ``now + ack_within_minutes``)."""
+    open a new one (status ``open``, deadline ``now + ack_within_minutes``).
+
+    Replicas sharing a PostgreSQL database take a transaction-scoped advisory lock on the
+    (rule, subject) pair first, so two replicas firing the same rule at once update one
+    incident instead of opening two; on SQLite the writer's ``BEGIN IMMEDIATE`` already
+    serialises them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"assay-incident:{rule.name}:{obs.subject}"},
+        )
     active = conn.execute(
         select(incidents)
         .where(

@@ -27,7 +27,7 @@ from assay.monitor import incidents as inc
 from assay.monitor.actions import ActionRunner
 from assay.monitor.app import ApiError, Caller
 from assay.monitor.service import MonitorService
-from assay.monitor.store import state
+from assay.monitor.store import state, traffic
 from assay.monitor.store.schema import actions, jobs
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -118,6 +118,28 @@ def mount_reads(app: FastAPI, service: MonitorService, *, runner: ActionRunner) 
         _: Caller = Depends(read), limit: int = Query(100, ge=1, le=1000)
     ) -> list[dict[str, Any]]:
         return await run_in_threadpool(db_read, lambda conn: recent_actions(conn, limit))
+
+    @app.get("/v1/events", summary="Stored events, oldest first (investigation)")
+    async def list_events(
+        _: Caller = Depends(read),
+        limit: int = Query(100, ge=1, le=10_000),
+        since: float | None = Query(None, description="only events at or after (epoch s)"),
+        session_id: str | None = Query(None),
+        key_id: str | None = Query(None, description="the events' api_key_id"),
+    ) -> list[dict[str, Any]]:
+        def work(conn: Any) -> list[dict[str, Any]]:
+            found = traffic.recent_events(
+                conn,
+                limit=limit,
+                since=since,
+                session_ids=[session_id] if session_id else None,
+                key_ids=[key_id] if key_id else None,
+            )
+            for row in found:
+                row["features"] = json.loads(row["features"])
+            return found
+
+        return await run_in_threadpool(db_read, work)
 
     @app.get("/v1/jobs", summary="Retraining jobs, newest first")
     async def list_jobs(

@@ -30,6 +30,8 @@ from assay.monitor.app import create_app
 from assay.monitor.clock import Clock, SystemClock
 from assay.monitor.dashboard import mount_dashboard
 from assay.monitor.detectors import Observation
+from assay.monitor.drill_routes import mount_drill_routes
+from assay.monitor.gateway import Gateway
 from assay.monitor.keys import KeyVerifier
 from assay.monitor.ratelimit import RateLimiter
 from assay.monitor.routes import mount_reads
@@ -125,19 +127,41 @@ def build(
     )
 
     def handle(service: MonitorService, observations: list[Observation]) -> None:
+        # Each observation on its own: one that fails (the database went away mid-way) is
+        # logged with what it was, and the others of the batch are still handled.
         for obs in observations:
-            results = runner.handle(db.engine, obs, now=clock.now())
+            try:
+                results = runner.handle(db.engine, obs, now=clock.now())
+            except Exception as exc:
+                log.error(
+                    "handling %s/%s (window %s) failed: %s",
+                    obs.signal,
+                    obs.subject,
+                    obs.window,
+                    exc,
+                    exc_info=exc,
+                )
+                continue
             if any(a.action == "revoke_keys" for r in results for a in r.actions):
                 service.forget_revocations()
 
     service = MonitorService(spec, db, baseline, clock=clock, handler=handle, replica=replica)
+    if gateway is None and spec.monitor.primary is not None:
+        gateway = Gateway(service)
     keys = KeyVerifier(db.engine, clock=clock)
     limiter = RateLimiter.from_limits(spec.monitor.limits, clock=clock)
     access_log = AccessLogWriter(db.engine, clock=clock)
-    app = create_app(service, keys=keys, limiter=limiter, access_log=access_log, gateway=gateway)
     sessions = SessionSigner(session_secret(db, clock.now()), clock=clock)
-    app.state.sessions = sessions
+    app = create_app(
+        service,
+        keys=keys,
+        limiter=limiter,
+        access_log=access_log,
+        sessions=sessions,
+        gateway=gateway,
+    )
     mount_reads(app, service, runner=runner)
+    mount_drill_routes(app, service, repository, baseline_run)
     mount_dashboard(
         app,
         verify_key=keys.verify,
@@ -156,6 +180,8 @@ def build(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if gateway is not None:
+                await gateway.aclose()
             await run_in_threadpool(_stop, replica_)
 
     app.router.lifespan_context = lifespan

@@ -196,7 +196,8 @@ class Rule(_Model):
 
 class EscalationLevel(_Model):
     """Who is paged when an incident is still unacknowledged ``after_minutes`` after the
-    level before was paged (for the first level: after the rule's ``ack_within_minutes``)."""
+    level before was paged (for the first level: at the rule's ``ack_within_minutes``
+    deadline, so the first level takes no ``after_minutes``)."""
 
     name: str = Field(min_length=1)
     webhook: str | None = None
@@ -236,7 +237,10 @@ class ModelRoute(_Model):
 
     url: str
     key_env: str | None = Field(default=None, min_length=1)
+    """Environment variable holding the model endpoint's key (sent as a bearer token)."""
     timeout: float = Field(default=10.0, gt=0)
+    version: str | None = Field(default=None, min_length=1, max_length=100)
+    """The model version gateway events are logged with (default: primary or fallback)."""
 
 
 class Limits(_Model):
@@ -260,7 +264,6 @@ class Detection(_Model):
     """A feature counts as drifted when its PSI (numeric and categorical) reaches this."""
     prediction_range: tuple[float, float] | None = None
     """Predictions outside ``[low, high]`` count as invalid (NaN always does)."""
-    auth_failure_burst: int = Field(default=20, ge=1)
     key_rate_baseline_windows: int = Field(default=5, ge=1)
 
 
@@ -290,6 +293,16 @@ class Monitor(_Model):
     drill_max_age_days: float = Field(default=30.0, gt=0)
     """A drill older than this no longer counts for the monitoring-readiness check."""
     runbooks: Path | None = None
+
+    @field_validator("escalation")
+    @classmethod
+    def _first_level(cls, value: list[EscalationLevel]) -> list[EscalationLevel]:
+        if value and value[0].after_minutes is not None:
+            raise ValueError(
+                "the first escalation level is paged at each rule's `ack_within_minutes` "
+                "deadline; remove its `after_minutes` (it applies from the second level on)"
+            )
+        return value
 
     @field_validator("rules")
     @classmethod

@@ -141,6 +141,7 @@ class InputShift(ShiftDetector):
         if distances:
             metrics["max_wasserstein"] = max(distances)
         details = {
+            "psi": {name: c["psi"] for name, c in scored.items()},
             "features": columns,
             "drifted": drifted,
             "missing": [name for name in columns if name not in scored],

@@ -195,8 +195,10 @@ def _use_wal(cursor: Any) -> None:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so a transaction
-    # that reads and then writes never fails half-way with SQLITE_BUSY.
-    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    # that reads and then writes never fails half-way with SQLITE_BUSY. It is the default for
+    # every transaction on the engine (``engine.begin()`` included: the action runner and the
+    # outbox read, then write); only :meth:`Database.connect`, for reads, asks for DEFERRED.
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -329,6 +331,8 @@ class Database:
         """A connection for reads; it begins a transaction on first use (``conn.commit()``
         to keep writes — on SQLite that transaction is deferred)."""
         with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
             yield conn
 
     # -- leases -----------------------------------------------------------------------------

@@ -1,0 +1,1745 @@
+"""Drills: prove, against the real service, that each expected automated action fires within
+its deadline and that an incident nobody acknowledges escalates — and keep the proof.
+
+A drill of one *scenario* (``input_shift``, ``accuracy_drop``, ``latency_spike``,
+``suspicious_output``, ``security_anomaly``; :data:`SCENARIOS`):
+
+1. reads what the spec expects: the rules watching the scenario's signal, their actions, their
+   acknowledgement deadlines and the escalation levels (a signal no rule watches fails the
+   drill with "no rule watches <signal>");
+2. sends seeded synthetic traffic, drawn from the baseline the service watches and shaped to
+   trip the signal, through the HTTP API (``POST /v1/events``, ``/v1/labels``; failing
+   requests for the authentication part). Every id is marked: events
+   ``drill-<scenario>-<run>-0000001``, sessions ``drill-<scenario>-<run>-s3``, key ids
+   ``drill-<scenario>-<run>-k0``, so drill traffic can be told from real traffic in the store;
+3. verifies through the HTTP API only (so it works against a remote service): an incident
+   opened for every expected rule, every expected action in the action log with outcome
+   ``ok`` within :data:`ACTION_DEADLINE_S` seconds of the end of the traffic that closed the
+   window, and — without acknowledging — an ``escalation`` entry on each incident's timeline
+   once its acknowledgement deadline has passed (for a level with a webhook, delivered);
+4. cleans up: resolves the incidents it opened (note "drill …"), puts the route and degraded
+   mode back as it found them (``POST /v1/route``, a human step in the action log);
+5. returns a record (:func:`run_drills`; format in docs/monitor-drills.md) and stores it:
+   directly (:func:`assay.monitor.drill_routes.store_record`) for an in-process service, else
+   with ``POST /v1/drills``. The ``monitoring.readiness`` check reads the records.
+
+Time: against a service on a :class:`~assay.monitor.clock.ManualClock` (in-process, tests)
+the drill moves the clock past time windows and acknowledgement deadlines
+(:class:`ManualTime`); against one running on ``--time-scale S`` it waits
+``seconds / S`` (:class:`WallTime`), and fails at once when that would exceed ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import secrets
+import string
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+
+from assay.errors import AssayError
+from assay.monitor.clock import ManualClock
+from assay.monitor.detectors.events import window_key
+from assay.monitor.webhooks import CLAIM_SECONDS
+from assay.privacy.detectors import luhn_valid
+from assay.profiles.baseline import Baseline, CategoricalSummary, ColumnSummary, NumericSummary
+from assay.spec import Spec
+from assay.spec.monitor import DRILL_SCENARIOS, Monitor, Rule, Window
+
+FORMAT = 1
+ACTION_DEADLINE_S = 30.0
+"""Real seconds, from the end of the drill traffic that closed a rule's window, within which
+the rule's incident must be open and every one of its actions logged with outcome ``ok``
+(an action with a webhook is ``ok`` once the webhook was delivered)."""
+ESCALATION_SLACK_S = 10.0
+"""Real seconds the drill waits, after an acknowledgement deadline has passed on the service's
+clock, for the escalation to be on the timeline (and its webhook delivered)."""
+DEFAULT_TIMEOUT_S = 300.0
+"""Real seconds one scenario may take in all, waits included."""
+SHIFT_STDS = 4.0
+"""``input_shift`` moves every numeric feature this many reference standard deviations
+(kept inside the reference's range, so the traffic is shifted, not out of distribution)."""
+TIME_WINDOW_UNITS = 500
+"""Units (events, labels) sent for a rule whose window is a time window only."""
+BATCH_EVENTS = 500
+SESSIONS = 16
+BACKGROUND_KEYS = 4
+BURST_SHARE = 0.9
+"""Share of the burst window's events the bursting key sends (``security_anomaly``)."""
+LOW_SHARE = 0.02
+"""Its share before the burst: its baseline rate."""
+SYNC_STEPS = 20
+"""Before the burst, background traffic goes in steps of 1/SYNC_STEPS of the window until a
+window closes, so the burst fills a window of its own."""
+NUDGE_AFTER_S = 2.0
+"""On a manual clock, real seconds a webhook may wait in the outbox before the drill moves the
+clock past the outbox's retry or re-claim (see :meth:`_Drill.nudge_outbox`)."""
+DRILL_ACTOR = "assay drill"
+AUTH_METRICS = frozenset({"auth_failures", "unknown_keys"})
+"""``security_anomaly`` metrics of the ``auth`` subject; the others are per key id."""
+SUBJECTS = {
+    "input_shift": "inputs",
+    "accuracy_drop": "model",
+    "latency_spike": "latency",
+    "suspicious_output": "model",
+}
+NOT_A_NUMBER = "not-a-number"
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+_URLSAFE = string.ascii_letters + string.digits + "-_"
+
+
+class DrillSetupError(AssayError):
+    """The drill cannot start: an unreachable service, a missing or weak key, a bad option
+    (exit code 2)."""
+
+
+class _ScenarioError(Exception):
+    """Stops a scenario with a failure message (the record keeps it)."""
+
+
+# ------------------------------------------------------------------------------------ time
+
+
+class ManualTime:
+    """The service runs on a :class:`ManualClock` in this process: the drill moves it."""
+
+    manual = True
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.scale = math.inf
+
+    def real_seconds(self, service_seconds: float) -> float:
+        return 0.0
+
+    def pass_time(self, service_seconds: float) -> None:
+        if service_seconds > 0:
+            self.clock.advance(service_seconds)
+
+
+class WallTime:
+    """The service's clock runs ``scale`` times faster than real time (``--time-scale``)."""
+
+    manual = False
+
+    def __init__(self, scale: float = 1.0) -> None:
+        if not (math.isfinite(scale) and scale > 0):
+            raise DrillSetupError(f"--time-scale {scale} must be a positive number")
+        self.scale = scale
+
+    def real_seconds(self, service_seconds: float) -> float:
+        return max(service_seconds, 0.0) / self.scale
+
+    def pass_time(self, service_seconds: float) -> None:
+        time.sleep(self.real_seconds(service_seconds))
+
+
+class TimeControl(Protocol):
+    manual: bool
+    scale: float
+
+    def real_seconds(self, service_seconds: float) -> float: ...
+
+    def pass_time(self, service_seconds: float) -> None: ...
+
+
+# ---------------------------------------------------------------------------- the target
+
+
+@dataclass
+class Target:
+    """Where drills run: the service's URL, an admin token, how its time moves, where records
+    go (``store``: stores one record and says where; ``None``: ``POST /v1/drills``).
+
+    ``in_process``: every request the service sees is the drill's, so every incident opened
+    during a drill is the drill's to resolve (against a shared service, only the incidents of
+    the rules it drilled are resolved; others are listed in the record)."""
+
+    url: str
+    token: str
+    time: TimeControl
+    store: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    in_process: bool = False
+    service_log: Callable[[], list[str]] | None = None
+    """In process: takes the warnings and errors the service logged since the last call
+    (the record keeps them)."""
+
+
+@dataclass
+class DrillResult:
+    """One scenario's record and where it was stored."""
+
+    record: dict[str, Any]
+    stored: dict[str, Any] | None = None
+    store_error: str | None = None
+
+    @property
+    def scenario(self) -> str:
+        return str(self.record["scenario"])
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.record["passed"])
+
+
+class _Api:
+    """The service's HTTP API as the drill uses it: an admin client, an anonymous one for
+    the failing requests, 429s retried."""
+
+    def __init__(self, target: Target) -> None:
+        self.url = target.url.rstrip("/")
+        self.time = target.time
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        self.client = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {target.token}"},
+            timeout=30.0,
+            limits=limits,
+        )
+        self.anon = httpx.Client(base_url=self.url, timeout=30.0, limits=limits)
+        self.requests = 0
+
+    def close(self) -> None:
+        self.client.close()
+        self.anon.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        ok: Sequence[int] = (200, 201, 202),
+    ) -> httpx.Response:
+        content = None
+        headers = {}
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()  # NaN as NaN
+            headers["Content-Type"] = "application/json"
+        for _ in range(50):
+            try:
+                response = self.client.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+            except httpx.TransportError as exc:
+                raise _ScenarioError(f"{method} {self.url}{path} failed: {exc!r}") from None
+            self.requests += 1
+            if response.status_code != 429:
+                break
+            wait = _retry_after(response)
+            if self.time.manual:
+                self.time.pass_time(wait)
+            else:
+                time.sleep(min(self.time.real_seconds(wait), 2.0))
+        if response.status_code not in ok:
+            raise _ScenarioError(
+                f"{method} {path}: HTTP {response.status_code}: {_error_text(response)}"
+            )
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).json()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(float(response.headers.get("retry-after", "1")), 0.05)
+    except ValueError:
+        return 1.0
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict) and "error" in body:
+        return str(body["error"])
+    return json.dumps(body)[:300]
+
+
+def preflight(target: Target) -> None:
+    """Check the service answers and the key is an admin key (:class:`DrillSetupError`)."""
+    url = target.url.rstrip("/")
+    try:
+        with httpx.Client(base_url=url, timeout=10.0) as client:
+            client.get("/health")
+            response = client.post(
+                "/v1/drills", json={}, headers={"Authorization": f"Bearer {target.token}"}
+            )
+    except httpx.TransportError as exc:
+        raise DrillSetupError(
+            f"cannot reach the monitor at {url} ({type(exc).__name__}: {exc}). Is `assay "
+            "monitor serve` running there? Check --url (scheme, host and port)."
+        ) from None
+    status = response.status_code
+    if status == 401:
+        raise DrillSetupError(
+            f"the monitor at {url} refuses the key: {_error_text(response)}. Put an admin key "
+            "in the --key-env variable (`assay monitor keys create --role admin`)."
+        )
+    if status == 403:
+        raise DrillSetupError(
+            f"{_error_text(response)}. A drill resolves incidents and stores its record: give "
+            "it an admin key (`assay monitor keys create --role admin`)."
+        )
+    if status == 404:
+        raise DrillSetupError(
+            f"the monitor at {url} has no POST /v1/drills: it is not an Assay monitor, or an "
+            "older one. Check --url, or upgrade the service."
+        )
+    if status != 422:  # an admin key gets 422 for the empty record
+        raise DrillSetupError(
+            f"unexpected answer from {url}/v1/drills: HTTP {status}: {_error_text(response)}"
+        )
+
+
+# -------------------------------------------------------------------------------- traffic
+
+
+def _visa(rng: np.random.Generator) -> str:
+    """A 16-digit Visa-shaped number with a valid Luhn check digit (synthetic)."""
+    body = "4" + "".join(str(d) for d in rng.integers(0, 10, 14))
+    check = next(str(d) for d in range(10) if luhn_valid(body + str(d)))
+    digits = body + check
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def pii_text(rng: np.random.Generator, i: int) -> str:
+    """An output text holding a synthetic e-mail address and payment card number that the
+    privacy scanner finds (docs/privacy.md)."""
+    return (
+        f"Done! I mailed the receipt to jane.doe{i}@example.org and charged the card "
+        f"{_visa(rng)} for the balance."
+    )
+
+
+class TrafficGenerator:
+    """Seeded synthetic events drawn from the baseline: every numeric feature from the
+    reference's bins (each bin's share, values around its reference mean), every categorical
+    feature from its category shares, nulls at the reference's null share; predictions and
+    scores likewise; latencies well under the objective."""
+
+    def __init__(
+        self,
+        baseline: Baseline,
+        monitor: Monitor,
+        *,
+        seed: int,
+        scenario: str,
+        run: str,
+        normal_latency_ms: float,
+    ) -> None:
+        self.baseline = baseline
+        self.rng = np.random.default_rng([seed, DRILL_SCENARIOS.index(scenario)])
+        self.prefix = f"drill-{scenario}-{run}-"
+        self.key = f"{self.prefix}k0"
+        self.model_version = (monitor.model_versions or ["drill"])[0]
+        listed = monitor.detection.features or list(baseline.features)
+        self.features = [f for f in listed if f in baseline.columns]
+        self.numeric = [f for f in self.features if isinstance(baseline.columns[f], NumericSummary)]
+        self.normal_latency_ms = normal_latency_ms
+        self.prediction_range = monitor.detection.prediction_range
+        self.count = 0
+        self.sessions: set[str] = set()
+
+    # columns -------------------------------------------------------------------------------
+
+    def _numeric(self, s: NumericSummary, n: int) -> np.ndarray:
+        shares = np.asarray(s.shares, dtype=np.float64)
+        p = shares / shares.sum()
+        index = self.rng.choice(p.size, size=n, p=p)
+        edges = np.asarray(s.edges, dtype=np.float64)
+        lows = np.concatenate(([s.min], edges))
+        highs = np.concatenate((edges, [s.max]))
+        lo, hi = np.minimum(lows, highs), np.maximum(lows, highs)
+        means = np.clip(np.asarray(s.means, dtype=np.float64), lo, hi)
+        spread = np.minimum(means - lo, hi - means)
+        out: np.ndarray = means[index] + self.rng.uniform(-1.0, 1.0, n) * spread[index]
+        return out
+
+    def _categories(self, s: CategoricalSummary, n: int) -> list[Any]:
+        values: list[Any] = [float(c) if s.numeric_keys else str(c) for c in s.categories]
+        shares = list(s.shares)
+        if s.other > 0:
+            values.append("drill-other")
+            shares.append(s.other)
+        p = np.asarray(shares, dtype=np.float64)
+        p = p / p.sum()
+        return [values[i] for i in self.rng.choice(len(values), size=n, p=p).tolist()]
+
+    def _column(self, summary: ColumnSummary, n: int, mode: str) -> list[Any]:
+        out: list[Any]
+        if isinstance(summary, NumericSummary):
+            if mode == "sweep" and summary.max > summary.min:
+                values = self.rng.uniform(summary.min, summary.max, n)
+            else:
+                values = self._numeric(summary, n)
+            if mode == "shift" and summary.std > 0:
+                if summary.max - summary.mean >= summary.mean - summary.min:
+                    values = np.minimum(values + SHIFT_STDS * summary.std, summary.max)
+                else:
+                    values = np.maximum(values - SHIFT_STDS * summary.std, summary.min)
+            out = [float(v) for v in values]
+        elif mode == "shift" and len(summary.categories) > 1:
+            # Popularity reversed, at the extreme: the rarest listed category takes it all.
+            rarest = summary.categories[int(np.argmin(summary.shares))]
+            out = [float(rarest) if summary.numeric_keys else str(rarest)] * n
+        else:
+            out = self._categories(summary, n)
+        nulls = self.rng.random(n) < summary.null_share
+        return [None if null else value for value, null in zip(out, nulls.tolist(), strict=True)]
+
+    def _outputs(self, summary: ColumnSummary | None, n: int) -> list[float | None]:
+        if summary is None:
+            return [None] * n
+        if isinstance(summary, NumericSummary):
+            return [float(v) for v in self._numeric(summary, n)]
+        picked = self._categories(summary, n)
+        if summary.numeric_keys:
+            return [float(v) for v in picked]
+        names = [str(c) for c in summary.categories]
+        return [float(names.index(v)) if v in names else 0.0 for v in picked]
+
+    # events --------------------------------------------------------------------------------
+
+    def events(
+        self,
+        n: int,
+        *,
+        now: float,
+        mode: str = "normal",
+        latency_ms: float | None = None,
+        suspicious: bool = False,
+        keys: Sequence[str] | None = None,
+        sweep: Sequence[bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``n`` events. ``mode``: ``normal``, ``shift`` (input shift). ``latency_ms``: a
+        spike around that value. ``suspicious``: PII text, invalid predictions and
+        out-of-distribution inputs. ``keys``: each event's key id (default: the drill's
+        key). ``sweep``: events whose numeric inputs sweep the reference's range."""
+        columns = {f: self._column(self.baseline.columns[f], n, mode) for f in self.features}
+        if sweep is not None and any(sweep):
+            swept = {f: self._column(self.baseline.columns[f], n, "sweep") for f in self.numeric}
+            for f, values in swept.items():
+                columns[f] = [
+                    s if on else v for s, v, on in zip(values, columns[f], sweep, strict=True)
+                ]
+        predictions = self._outputs(self.baseline.prediction_summary, n)
+        if self.baseline.prediction_summary is None and self.baseline.score_summary is None:
+            predictions = [float(v) for v in self.rng.integers(0, 2, n)]
+        scores = self._outputs(self.baseline.score_summary, n)
+        if latency_ms is None:
+            base = self.normal_latency_ms
+            latencies = self.rng.uniform(0.2 * base, 0.5 * base, n)
+        else:
+            latencies = self.rng.uniform(latency_ms, 1.2 * latency_ms, n)
+        out = []
+        for i in range(n):
+            number = self.count + i
+            session = f"{self.prefix}s{number % SESSIONS}"
+            self.sessions.add(session)
+            event: dict[str, Any] = {
+                "id": f"{self.prefix}{number + 1:07d}",
+                "timestamp": now,
+                "model_version": self.model_version,
+                "session_id": session,
+                "api_key_id": keys[i] if keys is not None else self.key,
+                "features": {f: columns[f][i] for f in self.features},
+                "prediction": predictions[i],
+                "score": scores[i],
+                "latency_ms": round(float(latencies[i]), 3),
+            }
+            if suspicious:
+                self._make_suspicious(event, number)
+            out.append(event)
+        self.count += n
+        return out
+
+    def _make_suspicious(self, event: dict[str, Any], number: int) -> None:
+        event["output_text"] = pii_text(self.rng, number)
+        event["prediction"] = self._invalid_prediction(number)
+        if number % 2:
+            return
+        # Every other event carries an out-of-distribution input, rotating over the numeric
+        # features: one in four a number a quarter of the range beyond it (either side), the
+        # others a value that is not a number where the reference had numbers — which the
+        # input-shift detector counts as missing, so the drill does not also look like drift.
+        j = number // 2
+        features = event["features"]
+        if self.numeric:
+            k = len(self.numeric)
+            name = self.numeric[j % k]
+            summary = self.baseline.columns[name]
+            assert isinstance(summary, NumericSummary)
+            if (j // k) % 4:
+                features[name] = NOT_A_NUMBER
+            else:
+                span = summary.max - summary.min or max(abs(summary.max), 1.0)
+                up = (j // (4 * k)) % 2 == 0
+                features[name] = summary.max + 0.25 * span if up else summary.min - 0.25 * span
+            return
+        for name in self.features:
+            summary = self.baseline.columns[name]
+            if isinstance(summary, CategoricalSummary) and summary.complete:
+                features[name] = "drill-unseen-category"
+                return
+
+    def _invalid_prediction(self, number: int) -> float:
+        if self.prediction_range is not None and number % 2:
+            low, high = self.prediction_range
+            return high + max(high - low, 1.0)
+        if self.baseline.prediction_summary is not None:
+            return math.nan
+        if self.prediction_range is not None:
+            low, high = self.prediction_range
+            return high + max(high - low, 1.0)
+        return math.inf
+
+    def wrong_label(self, event: dict[str, Any]) -> float:
+        """A label the event's prediction gets wrong."""
+        prediction, score = event["prediction"], event["score"]
+        if prediction is not None and math.isfinite(prediction):
+            summary = self.baseline.prediction_summary
+            if isinstance(summary, CategoricalSummary) and summary.numeric_keys:
+                others = [float(c) for c in summary.categories if float(c) != prediction]
+                if others:
+                    return others[0]
+            value = float(prediction)
+            return 1.0 - value if value in (0.0, 1.0) else value + 1.0
+        if score is not None and math.isfinite(score):
+            return 0.0 if score >= 0.5 else 1.0
+        return 1.0
+
+    def unknown_tokens(self, n: int) -> list[str]:
+        """``n`` well-formed bearer tokens with key ids the service never issued (``drl…``)."""
+        tokens = []
+        for _ in range(n):
+            key_id = "drl" + "".join(self.rng.choice(list(_LOWER_ALNUM), 9).tolist())
+            secret = "".join(self.rng.choice(list(_URLSAFE), 43).tolist())
+            tokens.append(f"amk_{key_id}_{secret}")
+        return tokens
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+def rule_stream(rule: Rule) -> str:
+    """What a rule's window counts: ``events``, ``labels`` or ``auth`` (requests)."""
+    if rule.signal == "accuracy_drop":
+        return "labels"
+    if rule.signal == "security_anomaly" and rule.condition.metric in AUTH_METRICS:
+        return "auth"
+    return "events"
+
+
+def expected_rules(monitor: Monitor, scenario: str) -> list[Rule]:
+    return [r for r in monitor.rules if r.signal == scenario]
+
+
+def expected_subject(rule: Rule, key_id: str | None) -> str | None:
+    """The subject a drill trips ``rule`` on (``key_id``: the drill's bursting key)."""
+    if rule.signal == "security_anomaly":
+        return "auth" if rule.condition.metric in AUTH_METRICS else key_id
+    return SUBJECTS.get(rule.signal)
+
+
+def expectation(
+    spec: Spec, scenario: str, *, key_id: str | None, action_deadline: float
+) -> dict[str, Any]:
+    """What the spec expects of a scenario: its rules, their actions and the escalation."""
+    monitor = spec.monitor
+    assert monitor is not None
+    default_owner = spec.owner_for("monitoring")
+    levels = [
+        {"name": lv.name, "webhook": lv.webhook is not None, "after_minutes": lv.after_minutes}
+        for lv in monitor.escalation
+    ]
+    rules = []
+    for rule in expected_rules(monitor, scenario):
+        rules.append(
+            {
+                "rule": rule.name,
+                "when": rule.when,
+                "window": window_key(monitor.window_of(rule)),
+                "subject": expected_subject(rule, key_id),
+                "severity": str(rule.severity),
+                "owner": rule.owner or default_owner,
+                "actions": list(rule.actions),
+                "ack_within_minutes": rule.ack_within_minutes,
+                "first_escalation": levels[0]["name"] if levels else None,
+            }
+        )
+    return {
+        "signal": scenario,
+        "rules": rules,
+        "escalation": levels,
+        "action_deadline_s": action_deadline,
+        "escalation_slack_s": ESCALATION_SLACK_S,
+    }
+
+
+def explain(
+    rule: Rule,
+    monitor: Monitor,
+    signals: Sequence[dict[str, Any]],
+    subject: str | None = None,
+) -> str:
+    """Why ``rule`` may not have fired, from the service's latest observations (of
+    ``subject`` when given)."""
+    key = window_key(monitor.window_of(rule))
+    seen = [s for s in signals if s.get("signal") == rule.signal and s.get("window") == key]
+    if subject is not None:
+        seen = [s for s in seen if s.get("subject") == subject]
+    if not seen:
+        about = f" on {subject}" if subject else ""
+        return f"no {rule.signal} window {key} has closed{about} on the service"
+    condition = rule.condition
+    parts = []
+    for obs in seen[:3]:
+        value = obs.get("metrics", {}).get(condition.metric)
+        if value is None:
+            parts.append(f"{condition.metric} not measured on {obs.get('subject')}")
+        elif condition.holds(float(value)):
+            parts.append(
+                f"{condition.metric} = {value:.4g} on {obs.get('subject')} holds, yet no "
+                "incident opened: the service failed to handle the window (see its log)"
+            )
+        else:
+            parts.append(
+                f"{condition.metric} = {value:.4g} on {obs.get('subject')} (does not hold)"
+            )
+    return f"latest {key} window: " + "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One drill: what traffic it sends, and which signal that must trip."""
+
+    name: str
+    traffic: str
+    drive: Callable[[_Drill], None]
+
+
+def _drive_input_shift(d: _Drill) -> None:
+    n = d.units("events")
+    d.post_events(lambda k, now: d.gen.events(k, now=now, mode="shift"), n)
+    d.close_time_windows("events")
+
+
+def _drive_accuracy_drop(d: _Drill) -> None:
+    n = d.units("labels")
+    sent: list[dict[str, Any]] = []
+
+    def make(k: int, now: float) -> list[dict[str, Any]]:
+        batch = d.gen.events(k, now=now)
+        sent.extend(batch)
+        return batch
+
+    d.post_events(make, n)
+    d.post_labels([(e["id"], d.gen.wrong_label(e)) for e in sent])
+    d.close_time_windows("labels")
+
+
+def _drive_latency_spike(d: _Drill) -> None:
+    n = d.units("events")
+    spike = d.spike_latency_ms()
+    d.post_events(lambda k, now: d.gen.events(k, now=now, latency_ms=spike), n)
+    d.close_time_windows("events")
+
+
+def _drive_suspicious_output(d: _Drill) -> None:
+    n = d.units("events")
+    d.post_events(lambda k, now: d.gen.events(k, now=now, suspicious=True), n)
+    d.close_time_windows("events")
+
+
+def _drive_security_anomaly(d: _Drill) -> None:
+    d.auth_burst()
+    d.key_burst()
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "input_shift",
+            f"numeric features shifted {SHIFT_STDS:g} reference std (kept in range), the "
+            "rarest category of each categorical feature taking all the traffic",
+            _drive_input_shift,
+        ),
+        Scenario(
+            "accuracy_drop",
+            "normal events, then a label for each that its prediction gets wrong",
+            _drive_accuracy_drop,
+        ),
+        Scenario(
+            "latency_spike",
+            "latencies far above the objective (or 10x the drill's normal p99, or twice a "
+            "rule's threshold, whichever is highest)",
+            _drive_latency_spike,
+        ),
+        Scenario(
+            "suspicious_output",
+            "output texts with a synthetic e-mail address and card number, NaN or "
+            "out-of-range predictions, out-of-distribution inputs in every other event",
+            _drive_suspicious_output,
+        ),
+        Scenario(
+            "security_anomaly",
+            "a burst of requests with unknown, malformed or missing keys, then one key id "
+            "sending far above its baseline share of the traffic",
+            _drive_security_anomaly,
+        ),
+    )
+}
+assert tuple(SCENARIOS) == DRILL_SCENARIOS
+
+
+# ---------------------------------------------------------------------------- one scenario
+
+
+@dataclass
+class _Found:
+    """What the drill saw of one expected rule."""
+
+    rule: Rule
+    subject: str | None
+    incident: dict[str, Any] | None = None
+    seen_after_s: float | None = None
+    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    escalation: dict[str, Any] | None = None
+
+
+class _Drill:
+    """One scenario run against the service."""
+
+    def __init__(
+        self,
+        *,
+        spec: Spec,
+        baseline: Baseline,
+        api: _Api,
+        target: Target,
+        scenario: str,
+        run: str,
+        seed: int,
+        timeout: float,
+        action_deadline: float,
+    ) -> None:
+        assert spec.monitor is not None
+        self.spec = spec
+        self.monitor: Monitor = spec.monitor
+        self.baseline = baseline
+        self.api = api
+        self.target = target
+        self.time = target.time
+        self.scenario = scenario
+        self.run = run
+        self.seed = seed
+        self.timeout = timeout
+        self.action_deadline = action_deadline
+        self.rules = expected_rules(self.monitor, scenario)
+        self.gen = TrafficGenerator(
+            baseline,
+            self.monitor,
+            seed=seed,
+            scenario=scenario,
+            run=run,
+            normal_latency_ms=self._normal_latency_ms(),
+        )
+        self.began = time.monotonic()
+        self.failures: list[str] = []
+        self.warnings: list[str] = []
+        self.traffic: dict[str, Any] = {
+            "events": 0,
+            "labels": 0,
+            "auth_requests": 0,
+            "id_prefix": self.gen.prefix,
+            "keys": [self.gen.key],
+        }
+        self.timings: dict[str, float | None] = {}
+        self.clock_offset: tuple[float, float] | None = None  # (service now, monotonic)
+        self.batch = max(1, min(BATCH_EVENTS, self.monitor.limits.max_batch))
+        self.nudged = 0
+
+    # time ----------------------------------------------------------------------------------
+
+    def left(self) -> float:
+        return self.timeout - (time.monotonic() - self.began)
+
+    def service_now(self, *, fresh: bool = False) -> float:
+        """The service's clock: read from ``GET /v1/summary`` (once, then extrapolated at
+        the time scale, unless ``fresh``). A fresh reading also checks the time scale."""
+        if isinstance(self.time, ManualTime):
+            return self.time.clock.now()
+        if self.clock_offset is None or fresh:
+            mono = time.monotonic()
+            now = float(self.api.json("GET", "/v1/summary")["now"])
+            if self.clock_offset is not None:
+                self._check_scale(now, mono)
+            self.clock_offset = (now, mono)
+        service, mono = self.clock_offset
+        return service + (time.monotonic() - mono) * self.time.scale
+
+    def _check_scale(self, now: float, mono: float) -> None:
+        """Compare the service clock's pace with the time scale the drill was given."""
+        assert self.clock_offset is not None
+        before, then = self.clock_offset
+        real = mono - then
+        if real < 1.0:
+            return
+        measured = (now - before) / real
+        if measured < 1e-3:
+            raise _ScenarioError(
+                "the service's clock does not move (it runs on a manual test clock?); its "
+                "acknowledgement deadlines can never pass. Drill a service on wall time or "
+                "--time-scale."
+            )
+        if abs(measured / self.time.scale - 1.0) > 0.25:
+            self.warnings.append(
+                f"the service's clock runs {measured:.3g}x real time, not the "
+                f"{self.time.scale:g}x given with --time-scale; the drill waits by the measured "
+                "pace"
+            )
+            self.time = WallTime(measured)
+
+    def pass_time(self, service_seconds: float, why: str) -> None:
+        """Let ``service_seconds`` pass on the service's clock (moved, or waited for)."""
+        real = self.time.real_seconds(service_seconds)
+        if real > self.left():
+            raise _ScenarioError(
+                f"{why} takes {service_seconds:g} s of the service's time, which at time scale "
+                f"{self.time.scale:g} is {real:.0f} s — more than the {self.left():.0f} s "
+                f"--timeout leaves. Run the service with --time-scale "
+                f"{math.ceil(service_seconds / max(self.left() / 2, 1.0))} or more, or raise "
+                "--timeout."
+            )
+        self.time.pass_time(service_seconds)
+
+    def nudge_outbox(self, since: float, what: str) -> None:
+        """On a manual clock nothing in the outbox is retried or re-claimed while the drill
+        waits (its times are on the service's clock). After :data:`NUDGE_AFTER_S` real
+        seconds, move the clock past the outbox's claim once, as the time a running service
+        would spend; the record says so (a delivery whose outcome was not recorded shows
+        up this way)."""
+        if not self.time.manual or self.nudged >= 2 or time.monotonic() - since < NUDGE_AFTER_S:
+            return
+        self.nudged += 1
+        step = CLAIM_SECONDS + 1.0
+        self.time.pass_time(step)
+        self.warnings.append(
+            f"{what} was still waiting in the webhook outbox {NUDGE_AFTER_S:g} s after the "
+            f"traffic; the drill moved the service's manual clock {step:g} s on so the outbox "
+            "retried it, as a running service would (look in the service log for a delivery "
+            "whose outcome was not recorded)"
+        )
+
+    # sizes ---------------------------------------------------------------------------------
+
+    def _stream_windows(self, stream: str) -> list[Window]:
+        if self.scenario == "security_anomaly":
+            return [self.monitor.window_of(r) for r in self.rules]
+        return [self.monitor.window_of(r) for r in self.rules if rule_stream(r) == stream]
+
+    def units(self, stream: str) -> int:
+        """Units to send so every rule window closes with one window of drill traffic only:
+        twice the largest count window (whatever was in the window before), else
+        :data:`TIME_WINDOW_UNITS` for time windows."""
+        counts = [w.events for w in self._stream_windows(stream) if w.events is not None]
+        if counts:
+            return 2 * max(counts)
+        return TIME_WINDOW_UNITS
+
+    def step(self, stream: str) -> int:
+        """The batch size: at most one count window of ``stream`` per request, so each
+        window's observation reaches the service's rules on its own (one that fails to be
+        handled does not take the next window's with it)."""
+        counts = [w.events for w in self._stream_windows(stream) if w.events is not None]
+        return max(1, min([self.batch, *counts]))
+
+    def close_time_windows(self, stream: str) -> None:
+        """Move time past the end of every time-only window (count windows closed already)."""
+        durations = [
+            w.duration_s
+            for w in self._stream_windows(stream)
+            if w.events is None and w.duration_s is not None
+        ]
+        if durations:
+            self.pass_time(max(durations) + 1.0, "closing the time window")
+
+    def _latency_rules(self) -> list[Rule]:
+        return [r for r in self.monitor.rules if r.signal == "latency_spike"]
+
+    def _objective(self) -> float | None:
+        found = [v for v in (self.baseline.latency_p95_ms, self.baseline.latency_p99_ms) if v]
+        return max(found) if found else None
+
+    def _normal_latency_ms(self) -> float:
+        candidates = [50.0]
+        objective = self._objective()
+        if objective:
+            candidates.append(objective)
+        for rule in self._latency_rules():
+            c = rule.condition
+            if c.op in (">", ">="):
+                if c.metric.endswith("_ms"):
+                    candidates.append(c.value)
+                elif objective:
+                    candidates.append(c.value * objective)
+        return max(min(candidates), 0.001)
+
+    def spike_latency_ms(self) -> float:
+        normal_p99 = 0.5 * self.gen.normal_latency_ms
+        objective = self._objective()
+        spike = [10 * normal_p99]
+        if objective:
+            spike.append(10 * objective)
+        for rule in self._latency_rules():
+            c = rule.condition
+            if c.op in (">", ">="):
+                if c.metric.endswith("_ms"):
+                    spike.append(2 * c.value)
+                elif objective:
+                    spike.append(2 * c.value * objective)
+        return max(spike)
+
+    # sending -------------------------------------------------------------------------------
+
+    def post_events(
+        self, make: Callable[[int, float], list[dict[str, Any]]], n: int, *, step: int = 0
+    ) -> None:
+        """Send ``n`` events made by ``make(count, service now)`` in batches."""
+        step = step or self.step("events")
+        sent = 0
+        while sent < n:
+            k = min(step, n - sent)
+            self._send_events(make(k, self.service_now()))
+            sent += k
+
+    def _send_events(self, events: list[dict[str, Any]]) -> None:
+        response = self.api.call("POST", "/v1/events", body={"events": events}, ok=(202, 413))
+        if response.status_code == 413 and len(events) > 1:
+            half = len(events) // 2
+            self.batch = max(1, half)
+            self._send_events(events[:half])
+            self._send_events(events[half:])
+            return
+        if response.status_code == 413:
+            raise _ScenarioError(f"POST /v1/events refused one event: {_error_text(response)}")
+        accepted = int(response.json().get("accepted", 0))
+        if accepted != len(events):
+            self.warnings.append(
+                f"the service stored {accepted} of {len(events)} drill events (duplicates?)"
+            )
+        self.traffic["events"] += len(events)
+
+    def post_labels(self, labels: list[tuple[str, float]]) -> None:
+        now = self.service_now()
+        step = self.step("labels")
+        for start in range(0, len(labels), step):
+            chunk = labels[start : start + step]
+            body = {"labels": [{"event_id": e, "label": v, "timestamp": now} for e, v in chunk]}
+            self.api.call("POST", "/v1/labels", body=body)
+            self.traffic["labels"] += len(chunk)
+
+    def auth_burst(self) -> None:
+        """Requests that fail authentication: unknown key ids (mostly), malformed tokens and
+        no token, enough to close the security windows with failures only."""
+        rules = [r for r in self.rules if r.condition.metric in AUTH_METRICS]
+        thresholds = [r.condition.value for r in rules if r.condition.op in (">", ">=")]
+        counts = [w.events for w in self._stream_windows("auth") if w.events is not None]
+        top = max(thresholds, default=20.0)
+        n = 2 * max(counts) if counts else max(50, int(2 * top) + 10)
+        unknown_needed = max(
+            [r.condition.value for r in rules if r.condition.metric == "unknown_keys"],
+            default=5.0,
+        )
+        tokens = self.gen.unknown_tokens(int(min(max(12, 2 * unknown_needed + 2), 1000)))
+        self.traffic["unknown_key_ids"] = [t.split("_")[1] for t in tokens]
+
+        def headers(i: int) -> dict[str, str]:
+            if i % 10 == 0:
+                return {}
+            if i % 10 == 1:
+                return {"Authorization": "Bearer drill-not-a-key"}
+            return {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
+
+        def one(i: int) -> int:
+            try:
+                return self.api.anon.get("/v1/route", headers=headers(i)).status_code
+            except httpx.TransportError:
+                return 0
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(one, range(n)))
+        refused = sum(1 for s in statuses if s == 401)
+        self.traffic["auth_requests"] += n
+        if refused != n:
+            raise _ScenarioError(
+                f"{n - refused} of {n} requests with bad keys were not refused (401)"
+            )
+        self.close_time_windows("auth")
+
+    def key_burst(self) -> None:
+        """Background keys, then one key sending far above its baseline share."""
+        windows = self._stream_windows("events")
+        counted = [w for w in windows if w.events is not None]
+        background = [f"{self.gen.prefix}k{i}" for i in range(1, BACKGROUND_KEYS + 1)]
+        burst_key = self.gen.key
+        self.traffic["keys"] = [burst_key, *background]
+        sweeping = any(
+            r.condition.metric == "key_spread" and r.condition.op in (">", ">=") for r in self.rules
+        )
+
+        def mix(k: int, share: float, *, sweep: bool = False) -> tuple[list[str], list[bool]]:
+            chosen = self.gen.rng.random(k) < share
+            if share > 0 and not chosen.any():
+                chosen[0] = True
+            keys = [
+                burst_key if c else background[i % BACKGROUND_KEYS]
+                for i, c in enumerate(chosen.tolist())
+            ]
+            return keys, [bool(c and sweep) for c in chosen.tolist()]
+
+        def send(k: int, share: float, *, sweep: bool = False, step: int = 0) -> None:
+            def make(size: int, now: float) -> list[dict[str, Any]]:
+                keys, swept = mix(size, share, sweep=sweep)
+                return self.gen.events(size, now=now, keys=keys, sweep=swept)
+
+            self.post_events(make, k, step=step)
+
+        if counted:
+            widest = max(counted, key=lambda w: w.events or 0)
+            n = widest.events or 0
+            key = window_key(widest)
+            send(n, LOW_SHARE)  # closes a window: the key has a history from here
+            self._sync(key, background[0], n, lambda k: send(k, 0.0))
+            send(n, BURST_SHARE, sweep=sweeping)
+            return
+        durations = [w.duration_s for w in windows if w.duration_s is not None]
+        span = max(durations, default=60.0) + 1.0
+        send(TIME_WINDOW_UNITS, LOW_SHARE)
+        self.pass_time(span, "letting the key's baseline window close")
+        send(TIME_WINDOW_UNITS, BURST_SHARE, sweep=sweeping)
+        self.pass_time(span, "closing the burst's time window")
+
+    def _sync(self, key: str, probe_key: str, n: int, send: Callable[[int], None]) -> None:
+        """Send background traffic in small steps until a ``key`` window closes (seen as a
+        new observation of ``probe_key``), so the next ``n`` events fill a window."""
+
+        def latest() -> float | None:
+            for s in self.api.json("GET", "/v1/summary")["signals"]:
+                if (
+                    s["signal"] == "security_anomaly"
+                    and s["subject"] == probe_key
+                    and s["window"] == key
+                ):
+                    return float(s["end"]) + 1e-9 * float(s["n"])
+            return None
+
+        before = latest()
+        step = max(1, n // SYNC_STEPS)
+        for _ in range(3 * SYNC_STEPS):
+            if self.time.manual:  # a count window's end is "now": make each close tell apart
+                self.time.pass_time(0.001)
+            send(step)
+            if latest() != before:
+                return
+        self.warnings.append(f"no {key} window was seen closing before the burst")
+
+    # verification ----------------------------------------------------------------------------
+
+    def incidents_after(self, max_id: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.api.json("GET", "/v1/incidents", params={"limit": 1000})
+        return [i for i in found if int(i["id"]) > max_id]
+
+    def expected_subject(self, rule: Rule) -> str | None:
+        return expected_subject(rule, self.gen.key)
+
+    def blockers(self) -> list[str]:
+        """Unresolved incidents that would swallow the drill's firing (a rule updates its open
+        incident instead of opening one, and its actions do not run again)."""
+        active = [
+            incident
+            for status in ("open", "acknowledged")
+            for incident in self.api.json(
+                "GET", "/v1/incidents", params={"status": status, "limit": 1000}
+            )
+        ]
+        out = []
+        for rule in self.rules:
+            subject = self.expected_subject(rule)
+            for i in active:
+                if i["rule"] == rule.name and i["subject"] == subject:
+                    out.append(
+                        f"rule {rule.name} already has {i['status']} incident {i['id']} on "
+                        f"{subject}; resolve it (POST /v1/incidents/{i['id']}/resolve) before "
+                        "drilling, or the drill's firing would only update it"
+                    )
+        return out
+
+
+def _action_state(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "missing"
+    outcomes = {r["outcome"] for r in rows}
+    if "failed" in outcomes:
+        return "failed"
+    if outcomes == {"ok"}:
+        return "ok"
+    return "pending"
+
+
+def _action_reason(rows: list[dict[str, Any]]) -> str:
+    for row in rows:
+        detail = row.get("detail") or {}
+        for name in ("error", "webhook_error"):
+            if detail.get(name):
+                return str(detail[name])
+    pending = [r for r in rows if r["outcome"] != "ok"]
+    if pending:
+        row = pending[0]
+        detail = row.get("detail") or {}
+        if detail.get("outbox"):
+            return f"{row['outcome']}: its webhook (outbox {detail['outbox']}) is not delivered"
+        return f"still {row['outcome']}"
+    return "no row in the action log"
+
+
+def _escalation_page(timeline: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for entry in timeline:
+        detail = entry.get("detail") or {}
+        if entry["kind"] == "escalation" and "delivered" not in detail and "level" in detail:
+            return {**entry, "detail": detail}
+    return None
+
+
+def _delivery(detail: dict[str, Any], outbox_id: Any) -> dict[str, Any] | None:
+    for row in detail.get("deliveries", []):
+        if row.get("id") == outbox_id:
+            found: dict[str, Any] = row
+            return found
+    return None
+
+
+def _verify(d: _Drill, max_id: int, traffic_end: float) -> list[_Found]:
+    """Find each expected rule's incident, wait for its actions, then for its escalation."""
+    api = d.api
+    found = [_Found(rule, d.expected_subject(rule)) for rule in d.rules]
+    deadline = traffic_end + d.action_deadline
+    delay = 0.02
+    new: list[dict[str, Any]] = []
+    while True:
+        new = d.incidents_after(max_id)
+        for f in found:
+            if f.incident is not None:
+                continue
+            mine = [i for i in new if i["rule"] == f.rule.name]
+            exact = [i for i in mine if f.subject is None or i["subject"] == f.subject]
+            if exact:
+                f.incident = min(exact, key=lambda i: int(i["id"]))
+                f.seen_after_s = time.monotonic() - traffic_end
+        if all(f.incident is not None for f in found) or time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+    missing = [f for f in found if f.incident is None]
+    if missing:
+        signals = api.json("GET", "/v1/summary")["signals"]
+        for f in missing:
+            others = [i for i in new if i["rule"] == f.rule.name]
+            where = (
+                f"; it fired on {', '.join(str(i['subject']) for i in others)} instead"
+                if others
+                else ""
+            )
+            d.failures.append(
+                f"rule {f.rule.name} opened no incident on {f.subject} within "
+                f"{d.action_deadline:g} s of the drill traffic{where} — "
+                f"{explain(f.rule, d.monitor, signals, f.subject)}"
+            )
+
+    # Actions: every expected action logged `ok` within the deadline.
+    details: dict[int, dict[str, Any]] = {}
+    delay = 0.02
+    while True:
+        settled = True
+        waiting: list[str] = []
+        for f in found:
+            if f.incident is None:
+                continue
+            detail = api.json("GET", f"/v1/incidents/{f.incident['id']}")
+            details[int(f.incident["id"])] = detail
+            for action in f.rule.actions:
+                rows = [a for a in detail["actions"] if a["action"] == action]
+                state = _action_state(rows)
+                entry = f.actions.setdefault(action, {"action": action})
+                if state in ("ok", "failed") and "recorded_after_s" not in entry:
+                    entry["recorded_after_s"] = round(time.monotonic() - traffic_end, 3)
+                entry.update(_action_summary(rows, detail, state))
+                if state not in ("ok", "failed"):
+                    settled = False
+                    if any((r.get("detail") or {}).get("outbox") for r in rows):
+                        waiting.append(f"the webhook of {f.rule.name}/{action}")
+        if waiting:
+            d.nudge_outbox(traffic_end, ", ".join(waiting))
+        if settled or time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+    for f in found:
+        for action in f.rule.actions:
+            seen = f.actions.get(action)
+            if seen is None or f.incident is None:
+                continue
+            if seen["outcome"] != "ok":
+                verb = (
+                    "failed"
+                    if seen["outcome"] == "failed"
+                    else f"was not ok within {d.action_deadline:g} s"
+                )
+                d.failures.append(
+                    f"rule {f.rule.name}: action {action} {verb} "
+                    f"(incident {f.incident['id']}): {seen['reason']}"
+                )
+            for note in seen.get("notes", []):
+                d.warnings.append(f"{f.rule.name}/{action}: {note}")
+    _verify_escalation(d, found, details)
+    return found
+
+
+def _action_summary(
+    rows: list[dict[str, Any]], detail: dict[str, Any], state: str
+) -> dict[str, Any]:
+    signal = next((t for t in detail["timeline"] if t["kind"] == "signal"), None)
+    window_end = (signal or {}).get("detail", {}).get("end")
+    finished = [r["finished"] for r in rows if r.get("finished") is not None]
+    notes = sorted(
+        {
+            str(r["detail"]["note"])
+            for r in rows
+            if isinstance(r.get("detail"), dict) and r["detail"].get("note")
+        }
+    )
+    summary: dict[str, Any] = {
+        "outcome": state if state != "pending" else (rows[0]["outcome"] if rows else "missing"),
+        "rows": len(rows),
+        "outcomes": {r["key"]: r["outcome"] for r in rows[:20]},
+        "started": min((r["started"] for r in rows), default=None),
+        "finished": max(finished, default=None),
+        "service_s": (
+            round(max(finished) - float(window_end), 3)
+            if finished and window_end is not None
+            else None
+        ),
+        "reason": _action_reason(rows) if state != "ok" else None,
+    }
+    if notes:
+        summary["notes"] = notes
+    return summary
+
+
+def _verify_escalation(d: _Drill, found: list[_Found], details: dict[int, dict[str, Any]]) -> None:
+    """Let each incident's acknowledgement deadline pass without acknowledging; its timeline
+    must then show the escalation (and the first level's webhook delivered)."""
+    levels = d.monitor.escalation
+    waiting = [f for f in found if f.incident is not None]
+    if not waiting:
+        return
+    if not levels:
+        d.failures.append(
+            "monitor.escalation lists no level: an incident nobody acknowledges pages nobody"
+        )
+    deadlines: dict[int, float] = {}
+    for f in waiting:
+        assert f.incident is not None
+        found_detail = details.get(int(f.incident["id"]), {})
+        incident = found_detail.get("incident", f.incident)
+        # The acknowledgement deadline: `deadline` moves on once the first level is paged.
+        ack_deadline = float(incident["opened_at"]) + f.rule.ack_within_minutes * 60.0
+        paged = _escalation_page(found_detail.get("timeline", []))
+        if paged is None and incident.get("status") != "open":
+            d.failures.append(
+                f"incident {incident['id']} ({f.rule.name}) was {incident.get('status')} by "
+                f"{incident.get('acked_by') or incident.get('resolved_by')} before its "
+                "acknowledgement deadline; its escalation could not be observed"
+            )
+            continue
+        deadlines[int(incident["id"])] = ack_deadline
+    if not deadlines:
+        return
+    wait_from = time.monotonic()
+    remaining = max(deadlines.values()) - d.service_now(fresh=True)
+    try:
+        d.pass_time(remaining + 1.0, "waiting for the acknowledgement deadline")
+    except _ScenarioError as exc:
+        d.failures.append(str(exc))
+        return
+    until = time.monotonic() + min(ESCALATION_SLACK_S, max(d.left(), 1.0))
+    delay = 0.05
+    pending = {f.rule.name: f for f in waiting if f.incident and int(f.incident["id"]) in deadlines}
+    while pending:
+        for name, f in list(pending.items()):
+            assert f.incident is not None
+            detail = d.api.json("GET", f"/v1/incidents/{f.incident['id']}")
+            page = _escalation_page(detail["timeline"])
+            if page is None:
+                continue
+            info = page["detail"]
+            deadline = deadlines[int(f.incident["id"])]
+            entry: dict[str, Any] = {
+                "level": info.get("level"),
+                "name": info.get("name"),
+                "exhausted": bool(info.get("exhausted")),
+                "ts": page["ts"],
+                "deadline": deadline,
+                "after_deadline_s": round(float(page["ts"]) - deadline, 3),
+                "seen_after_s": round(time.monotonic() - wait_from, 3),
+                "webhook": info.get("webhook"),
+                "note": info.get("note"),
+            }
+            outbox = info.get("outbox")
+            if outbox is not None:
+                row = _delivery(detail, outbox)
+                status = (row or {}).get("status", "pending")
+                entry["delivery"] = status
+                if status == "pending" and time.monotonic() < until:
+                    d.nudge_outbox(wait_from, f"the escalation page of incident {f.incident['id']}")
+                    continue
+                if status != "delivered":
+                    d.failures.append(
+                        f"incident {f.incident['id']} ({name}): the escalation to "
+                        f"{info.get('name')} was not delivered: "
+                        f"{(row or {}).get('last_error') or status}"
+                    )
+            elif info.get("note") and not entry["exhausted"]:
+                d.warnings.append(f"{name}: {info['note']}")
+            if float(page["ts"]) < deadline - 1e-6:
+                d.failures.append(
+                    f"incident {f.incident['id']} ({name}) escalated {deadline - page['ts']:.1f} "
+                    "s before its acknowledgement deadline"
+                )
+            f.escalation = entry
+            del pending[name]
+        if not pending or time.monotonic() >= until:
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+    for name, f in pending.items():
+        assert f.incident is not None
+        d.failures.append(
+            f"incident {f.incident['id']} ({name}) did not escalate within "
+            f"{ESCALATION_SLACK_S:g} s of its acknowledgement deadline passing "
+            f"({f.rule.ack_within_minutes:g} min after it opened)"
+        )
+
+
+def _cleanup(
+    d: _Drill, found: list[_Found], max_id: int, route_before: dict[str, Any]
+) -> dict[str, Any]:
+    """Resolve the incidents the drill opened; put the route and degraded mode back."""
+    api = d.api
+    drill_ids = [int(i["id"]) for i in d.incidents_after(max_id)]
+    mine = {int(f.incident["id"]) for f in found if f.incident is not None}
+    if d.target.in_process:
+        mine |= set(drill_ids)
+    resolved = []
+    note = f"drill {d.run} ({d.scenario}, `assay monitor drill`): resolved by the drill"
+    for incident_id in sorted(mine):
+        response = api.call(
+            "POST",
+            f"/v1/incidents/{incident_id}/resolve",
+            body={"by": DRILL_ACTOR, "note": note},
+            ok=(200, 409),
+        )
+        if response.status_code == 200:
+            resolved.append(incident_id)
+    cleanup: dict[str, Any] = {"resolved": resolved, "route": "unchanged"}
+    after = api.json("GET", "/v1/route")
+    change: dict[str, Any] = {}
+    if route_before["target"] != after["target"] and (
+        d.target.in_process or after.get("incident") in mine
+    ):
+        change["target"] = route_before["target"]
+    if route_before["degraded_mode"] != after["degraded_mode"] and (
+        d.target.in_process or any("degraded_mode" in f.rule.actions for f in found)
+    ):
+        change["degraded_mode"] = route_before["degraded_mode"]
+    if change:
+        api.call("POST", "/v1/route", body={**change, "by": DRILL_ACTOR, "note": note})
+        cleanup["route"] = {"restored": change, "was": after}
+    others = [i for i in drill_ids if i not in mine]
+    if others:
+        cleanup["not_resolved"] = others
+        d.warnings.append(
+            f"incident(s) {', '.join(map(str, others))} opened during the drill on rules it "
+            "did not drill; they may be real, so they were left open — check them"
+        )
+    return cleanup
+
+
+def _incident_entry(f: _Found) -> dict[str, Any]:
+    incident = f.incident or {}
+    return {
+        "rule": f.rule.name,
+        "id": incident.get("id"),
+        "subject": incident.get("subject"),
+        "opened_at": incident.get("opened_at"),
+        "metrics": incident.get("last_metrics"),
+        "seen_after_s": None if f.seen_after_s is None else round(f.seen_after_s, 3),
+        "actions": list(f.actions.values()),
+        "escalation": f.escalation,
+    }
+
+
+def run_scenario(
+    spec: Spec,
+    baseline: Baseline,
+    api: _Api,
+    target: Target,
+    scenario: str,
+    *,
+    run: str,
+    seed: int,
+    timeout: float,
+    action_deadline: float,
+) -> dict[str, Any]:
+    """Drill one scenario; the record (see the module docstring)."""
+    assert spec.monitor is not None
+    started = time.time()
+    d = _Drill(
+        spec=spec,
+        baseline=baseline,
+        api=api,
+        target=target,
+        scenario=scenario,
+        run=run,
+        seed=seed,
+        timeout=timeout,
+        action_deadline=action_deadline,
+    )
+    expected = expectation(spec, scenario, key_id=d.gen.key, action_deadline=action_deadline)
+    observed: dict[str, Any] = {"incidents": [], "traffic": d.traffic}
+    unsupported = _unsupported(d.gen, scenario)
+    if not d.rules:
+        d.failures.append(f"no rule watches {scenario} (add one to monitor.rules)")
+    elif unsupported:
+        d.failures.append(unsupported)
+    else:
+        try:
+            _drill(d, observed)
+        except _ScenarioError as exc:
+            d.failures.append(str(exc))
+    finished = time.time()
+    d.timings["total_s"] = round(time.monotonic() - d.began, 3)
+    if target.service_log is not None:
+        logged = target.service_log()
+        observed["service_log"] = logged[:20]
+        if logged:
+            d.warnings.append(
+                f"the service logged {len(logged)} warning(s) or error(s) during the drill; "
+                f"the first: {logged[0]}"
+            )
+    return {
+        "format": FORMAT,
+        "scenario": scenario,
+        "run": run,
+        "started": started,
+        "finished": finished,
+        "passed": not d.failures,
+        "expected": expected,
+        "observed": observed,
+        "timings": d.timings,
+        "failures": d.failures,
+        "warnings": d.warnings,
+        "service": target.url,
+        "mode": "in-process" if target.in_process else "remote",
+        "time_scale": None if target.time.manual else target.time.scale,
+        "seed": seed,
+        "traffic": SCENARIOS[scenario].traffic,
+    }
+
+
+def _unsupported(gen: TrafficGenerator, scenario: str) -> str | None:
+    if scenario == "input_shift" and not gen.features:
+        return "the baseline summarises no feature, so the service cannot measure input_shift"
+    return None
+
+
+def _drill(d: _Drill, observed: dict[str, Any]) -> None:
+    blocked = d.blockers()
+    if blocked:
+        d.failures.extend(blocked)
+        return
+    found_before = d.api.json("GET", "/v1/incidents", params={"limit": 1})
+    max_id = max((int(i["id"]) for i in found_before), default=0)
+    route_before = d.api.json("GET", "/v1/route")
+    began = time.monotonic()
+    found: list[_Found] = []
+    try:
+        try:
+            SCENARIOS[d.scenario].drive(d)
+        finally:
+            d.timings["traffic_s"] = round(time.monotonic() - began, 3)
+        traffic_end = time.monotonic()
+        found = _verify(d, max_id, traffic_end)
+        seen = [f.seen_after_s for f in found if f.seen_after_s is not None]
+        recorded = [
+            a["recorded_after_s"]
+            for f in found
+            for a in f.actions.values()
+            if "recorded_after_s" in a
+        ]
+        d.timings["incidents_s"] = round(max(seen), 3) if seen else None
+        d.timings["actions_s"] = max(recorded) if recorded else None
+        escalated = [f.escalation["seen_after_s"] for f in found if f.escalation]
+        d.timings["escalation_wait_s"] = max(escalated) if escalated else None
+    finally:
+        observed["incidents"] = [_incident_entry(f) for f in found]
+        try:
+            observed["cleanup"] = _cleanup(d, found, max_id, route_before)
+        except _ScenarioError as exc:  # keep the first failure; say the cleanup failed too
+            d.failures.append(f"the drill could not clean up after itself: {exc}")
+
+
+def new_run_id() -> str:
+    """A drill run's id: UTC time and 4 hex digits (marks the ids of its traffic)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + secrets.token_hex(2)
+
+
+def run_drills(
+    spec: Spec,
+    baseline: Baseline,
+    target: Target,
+    scenarios: Sequence[str] = DRILL_SCENARIOS,
+    *,
+    seed: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    action_deadline: float = ACTION_DEADLINE_S,
+    run: str | None = None,
+    on_result: Callable[[DrillResult], None] | None = None,
+) -> list[DrillResult]:
+    """Drill ``scenarios`` one after the other against ``target`` and store each record
+    (``target.store``, else ``POST /v1/drills``). ``seed`` defaults to the spec's."""
+    if spec.monitor is None:
+        raise DrillSetupError("the spec has no `monitor:` section, so there is nothing to drill")
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        raise DrillSetupError(
+            f"unknown scenario {unknown[0]!r}; scenarios: {', '.join(SCENARIOS)} (or all)"
+        )
+    if timeout <= 0 or action_deadline <= 0:
+        raise DrillSetupError("--timeout and the action deadline must be positive")
+    seed = spec.seed if seed is None else seed
+    run = run or new_run_id()
+    api = _Api(target)
+    results = []
+    try:
+        for scenario in scenarios:
+            record = run_scenario(
+                spec,
+                baseline,
+                api,
+                target,
+                scenario,
+                run=run,
+                seed=seed,
+                timeout=timeout,
+                action_deadline=action_deadline,
+            )
+            result = DrillResult(record)
+            try:
+                if target.store is not None:
+                    result.stored = target.store(record)
+                else:
+                    result.stored = api.json("POST", "/v1/drills", body=record)
+            except (_ScenarioError, ValueError, OSError, AssayError) as exc:
+                result.store_error = f"the record could not be stored: {exc}"
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        api.close()
+    return results
+
+
+# ------------------------------------------------------------------------------ in process
+
+
+class LogTap(logging.Handler):
+    """Keeps what the in-process service logs (``assay.monitor``, warnings and up) for the
+    records, instead of printing it over the drill's output."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+        self._taken = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage().splitlines()[0][:300] if record.getMessage() else ""
+        with self._taken:
+            self.lines.append(f"{record.levelname.lower()}: {line}")
+
+    def take(self) -> list[str]:
+        with self._taken:
+            lines, self.lines = self.lines, []
+        return lines
+
+    @contextlib.contextmanager
+    def tapping(self, name: str = "assay.monitor") -> Iterator[LogTap]:
+        logger = logging.getLogger(name)
+        propagate = logger.propagate
+        logger.addHandler(self)
+        logger.propagate = False
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.propagate = propagate
+
+
+class WebhookSink:
+    """A loopback receiver that answers 200 to every POST and keeps what it got: an
+    in-process drill points the spec's webhooks here, so a rehearsal pages nobody."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        self.url = ""
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[WebhookSink]:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        from assay.serving._server import running
+
+        async def receive(request: Request) -> JSONResponse:
+            body = await request.body()
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = body.decode("utf-8", "replace")
+            with self._lock:
+                self.received.append((request.path_params["name"], payload))
+            return JSONResponse({"ok": True})
+
+        app = Starlette(routes=[Route("/hook/{name:path}", receive, methods=["POST"])])
+        with running(app) as served:
+            self.url = served.url
+            yield self
+
+    def kinds(self) -> list[str]:
+        with self._lock:
+            return [name for name, _ in self.received]
+
+
+def rehearsal_spec(spec: Spec, sink_url: str) -> Spec:
+    """``spec`` with every webhook pointed at ``sink_url`` (a :class:`WebhookSink`) and the
+    autoscaling command replaced by one that does nothing: an in-process drill must not page
+    anyone or scale anything. Unset webhooks stay unset (their actions fail as they would)."""
+    monitor = spec.monitor
+    assert monitor is not None
+    hooks = {
+        name: (f"{sink_url}/hook/{name}" if url else None)
+        for name, url in monitor.webhooks.model_dump().items()
+    }
+    levels = [
+        lv.model_copy(update={"webhook": f"{sink_url}/hook/escalation-{i}" if lv.webhook else None})
+        for i, lv in enumerate(monitor.escalation, 1)
+    ]
+    command = [sys.executable, "-c", "pass"] if monitor.autoscale_command else None
+    rehearsed = monitor.model_copy(
+        update={
+            "webhooks": monitor.webhooks.model_copy(update=hooks),
+            "escalation": levels,
+            "autoscale_command": command,
+        }
+    )
+    return spec.model_copy(update={"monitor": rehearsed})
+
+
+@contextlib.contextmanager
+def in_process(
+    spec: Spec,
+    repo_path: Path,
+    *,
+    db: str | None = None,
+    time_scale: float | None = None,
+) -> Iterator[tuple[Target, Baseline]]:
+    """A replica of the monitor built from ``spec`` over a throw-away SQLite database (or
+    ``db``), on a :class:`ManualClock` (or, with ``time_scale``, a scaled clock), served on
+    loopback with its webhooks pointed at a :class:`WebhookSink`; drill records are stored
+    directly in its database and in the evidence repository ``repo_path``."""
+    from assay.monitor.clock import Clock, ScaledClock
+    from assay.monitor.drill_routes import store_record
+    from assay.monitor.keys import create_key, revoke_key
+    from assay.monitor.server import build, load_baseline
+    from assay.monitor.store.db import Database
+    from assay.serving._server import running
+
+    baseline, run_id, repository = load_baseline(spec, repo_path)
+    with contextlib.ExitStack() as stack:
+        if db is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="assay-drill-"))
+            db = str(Path(folder) / "monitor.db")
+        database = Database.open(db)
+        stack.callback(database.close)
+        sink = stack.enter_context(WebhookSink().serving())
+        tap = stack.enter_context(LogTap().tapping())
+        clock: Clock
+        control: TimeControl
+        if time_scale is None:
+            manual = ManualClock(time.time())
+            clock, control = manual, ManualTime(manual)
+        else:
+            clock, control = ScaledClock(time_scale), WallTime(time_scale)
+        replica = build(
+            rehearsal_spec(spec, sink.url),
+            database,
+            baseline=baseline,
+            baseline_run=run_id,
+            repository=repository,
+            clock=clock,
+        )
+        with database.begin() as conn:
+            info, token = create_key(
+                conn, name="assay-drill", role="admin", now=clock.now(), rate_per_second=1e6
+            )
+
+        def forget_key() -> None:
+            with database.begin() as conn:
+                revoke_key(conn, info.id, now=clock.now(), reason="the drill is over")
+
+        stack.callback(forget_key)
+        served = stack.enter_context(running(replica.app))
+        target = Target(
+            url=served.url,
+            token=token,
+            time=control,
+            store=lambda record: store_record(database, repository, run_id, record),
+            in_process=True,
+            service_log=tap.take,
+        )
+        yield target, baseline
