@@ -7,6 +7,7 @@ clock passes the deadline; bad input gets a 4xx that names the problem; roles ar
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -167,3 +168,30 @@ def test_openapi_documents_every_route(tmp_path: Path, db: Database, role: str) 
         assert path in paths
     body = schema["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     assert "events" in body["schema"]["properties"]
+
+
+def test_forensic_capture_and_quarantine_apply_to_ingested_events(
+    tmp_path: Path, db: Database
+) -> None:
+    from sqlalchemy import select
+
+    from assay.monitor.store import schema, state
+
+    spec, repo, _ = audited(tmp_path)
+    with serving(spec, repo, db) as served:
+        ingest = served.client("ingest")
+        assert ingest.post("/v1/events", json=events(0, 10)).status_code == 202
+        now = served.clock.now()
+        with db.begin() as conn:
+            state.start_forensic(conn, ["client-1"], until=now + 3600)
+            state.quarantine_sessions(conn, ["s2"], now=now)
+        served.replica.service.forget_revocations()  # what the actions thread does
+        answer = ingest.post("/v1/events", json=events(10, 14)).json()
+        assert answer == {"accepted": 14, "duplicates": 0, "held_for_review": 2}
+        with db.connect() as conn:
+            captured = conn.execute(select(schema.forensic_log)).all()
+        assert len(captured) == 14 and {r.key_id for r in captured} == {"client-1"}
+        request = json.loads(captured[0].request)
+        assert request["id"] == "e10" and set(request["features"]) == {"age", "income", "region"}
+        held = served.client("read").get("/v1/review").json()
+        assert sorted(r["event_id"] for r in held) == ["e16", "e23"]

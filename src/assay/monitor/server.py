@@ -53,6 +53,8 @@ NO_BASELINE = (
     "run {run} in {repo} has no monitor baseline ({artefact}). Audit with a `monitor:` section "
     "in the spec (the monitoring.baseline check stores it), approve that run, and start again."
 )
+GUARD_ACTIONS = frozenset({"revoke_keys", "quarantine_sessions", "forensic_logging"})
+"""Actions whose effect the ingest path caches: the cache is dropped when one runs."""
 TICK_SECONDS = 0.25
 """Real seconds between turns of the background loop."""
 PRUNE_EVERY = 300.0
@@ -142,7 +144,7 @@ def build(
                     exc_info=exc,
                 )
                 continue
-            if any(a.action == "revoke_keys" for r in results for a in r.actions):
+            if any(a.action in GUARD_ACTIONS for r in results for a in r.actions):
                 service.forget_revocations()
 
     service = MonitorService(spec, db, baseline, clock=clock, handler=handle, replica=replica)

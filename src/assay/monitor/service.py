@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,6 +47,8 @@ HISTORY_METRICS = {
     "latency_spike": ("p50_ms", "p95_ms", "p99_ms"),
     "input_shift": ("share_drifted",),
 }
+STATE_REFRESH = 1.0
+"""Real seconds between reloads of quarantined sessions and forensic keys on the ingest path."""
 REVOCATION_REFRESH = 1.0
 """Seconds between reloads of the revoked-key set from the shared database."""
 
@@ -65,6 +68,13 @@ class BadBatchError(Exception):
         super().__init__(message)
         self.status = status
         self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class _Guarded:
+    quarantined: set[str]
+    forensic: dict[str, float]  # key id → capture until
+    read_at: float
 
 
 @dataclass
@@ -115,6 +125,7 @@ class MonitorService:
         self._revoked_at = -1e18
         self._forensic: set[str] = set()
         self._versions = set(self.monitor.model_versions or ())
+        self._guard: _Guarded | None = None
         self.history: dict[str, list[tuple[float, float]]] = {}
         self._history_lock = threading.Lock()
 
@@ -190,7 +201,7 @@ class MonitorService:
         sessions = {r["session_id"] for r in records if r["session_id"]}
         if not sessions:
             return 0
-        held_sessions = state.quarantined(conn, sorted(sessions))
+        held_sessions = sessions & self._guarded(conn, now).quarantined
         if not held_sessions:
             return 0
         rows = [
@@ -213,7 +224,7 @@ class MonitorService:
         if not keys:
             return
         rows = [
-            {"key_id": r["api_key_id"], "ts": now, "request": pydantic_core.to_json(r).decode()}
+            {"key_id": r["api_key_id"], "ts": now, "request": r}
             for r in records
             if r["api_key_id"] in keys
         ]
@@ -221,7 +232,24 @@ class MonitorService:
             state.log_forensic(conn, rows)
 
     def forensic_keys(self, conn: Any, now: float) -> set[str]:
-        return state.forensic_keys(conn, now)
+        """Keys under forensic capture now (from the cache of :meth:`_guarded`)."""
+        guarded = self._guarded(conn, now)
+        return {k for k, until in guarded.forensic.items() if until > now}
+
+    def _guarded(self, conn: Any, now: float) -> _Guarded:
+        """Quarantined sessions and forensic keys, re-read from the shared database at most
+        every :data:`STATE_REFRESH` real seconds (at once after this replica's own actions:
+        :meth:`forget_revocations`) instead of two queries per ingested batch."""
+        cached = self._guard
+        if cached is not None and time.monotonic() - cached.read_at < STATE_REFRESH:
+            return cached
+        fresh = _Guarded(
+            quarantined=state.quarantined(conn),
+            forensic=state.forensic_until(conn, now),
+            read_at=time.monotonic(),
+        )
+        self._guard = fresh
+        return fresh
 
     def _count_throughput(self, now: float, n: int) -> None:
         second = float(int(now))
@@ -341,8 +369,10 @@ class MonitorService:
         return key_id in self._revoked
 
     def forget_revocations(self) -> None:
-        """Reload the revoked-key set on the next check (after a local revocation)."""
+        """Reload the revoked keys, quarantined sessions and forensic keys on their next use
+        (after this replica's own actions changed them)."""
         self._revoked_at = -1e18
+        self._guard = None
 
     def close(self) -> None:
         self._actions.shutdown(wait=True)

@@ -263,6 +263,13 @@ def forensic_keys(conn: Connection, now: float) -> set[str]:
     return set(conn.execute(select(table.c.key_id).where(table.c.until > now)).scalars())
 
 
+def forensic_until(conn: Connection, now: float) -> dict[str, float]:
+    """Keys captured at ``now`` and until when."""
+    table = schema.forensic
+    rows = conn.execute(select(table.c.key_id, table.c.until).where(table.c.until > now))
+    return {key: float(until) for key, until in rows}
+
+
 def log_forensic(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Store captured requests: mappings with ``key_id``, ``ts`` and ``request`` (JSON:
     method, path, headers without secrets, body)."""

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from assay.monitor.store import schema
 from assay.monitor.store.db import dialect_insert
@@ -75,11 +76,57 @@ def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     ``id`` is already stored are skipped (see the module's docstring)."""
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        return _copy_events(conn, _event_rows(rows))
     table = schema.events
     stmt = dialect_insert(conn)(table).on_conflict_do_nothing(index_elements=[table.c.id])
     stmt = stmt.execution_options(preserve_rowcount=True)  # SQLAlchemy skips it for INSERT
     result = conn.execute(stmt, _event_rows(rows))
     return max(int(result.rowcount), 0)
+
+
+_COPY_COLUMNS = (
+    "id", "ts", "received", "model_version", "session_id", "key_id", "features",
+    "prediction", "score", "latency_ms", "output_text",
+)  # fmt: skip
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS assay_events_stage (id text, ts float8, received float8, "
+    "model_version text, session_id text, key_id text, features text, prediction float8, "
+    "score float8, latency_ms float8, output_text text) ON COMMIT DELETE ROWS"
+)
+
+
+def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """PostgreSQL: ``COPY`` the batch into a per-session temporary table, then one
+    ``INSERT … SELECT … ON CONFLICT (id) DO NOTHING`` — twice the rate of an executemany of
+    the same rows (68,000 against 32,000 events/s of 27 features here), in the caller's
+    transaction; the stage empties itself at commit."""
+    import psycopg
+
+    names = ", ".join(_COPY_COLUMNS)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    try:
+        return _copy_into(raw, names, rows)
+    except psycopg.Error as exc:  # the same exception classes as the executemany path
+        raise DBAPIError.instance(
+            "COPY events", None, exc, psycopg.Error, dialect=conn.dialect
+        ) from exc
+
+
+def _copy_into(raw: Any, names: str, rows: list[dict[str, Any]]) -> int:
+    with raw.cursor() as cursor:
+        cursor.execute(_STAGE)
+        with cursor.copy(f"COPY assay_events_stage ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in _COPY_COLUMNS])
+        cursor.execute(
+            f"INSERT INTO events ({names}) SELECT {names} FROM assay_events_stage "
+            "ON CONFLICT (id) DO NOTHING"
+        )
+        stored = cursor.rowcount
+        cursor.execute("TRUNCATE assay_events_stage")
+    return max(int(stored), 0)
 
 
 def existing_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
