@@ -132,3 +132,21 @@ def rules(
         return
     atomic_write(out, text.encode())
     _console.out.print(f"wrote {out} ({len(spec.monitor.rules)} rules)")
+
+
+@monitor_app.command("evidence-sync")
+@_guarded
+def evidence_sync(
+    db: DbOption = DEFAULT_DB,
+    repo: RepoOption = Path(DEFAULT_REPO),
+) -> None:
+    """Replay snapshots and drill records the replicas keep in the shared database into the
+    evidence folder's ledger (where audits and `assay export` find them)."""
+    from assay.evidence import Repository
+    from assay.monitor.evidence import SharedEvidence
+    from assay.monitor.store.db import Database
+
+    repository = Repository.open(repo, create=False)
+    with Database.open(db) as database:
+        synced = SharedEvidence(database).sync(repository)
+    _console.out.print(f"synced {synced} attachment(s) into {repo}")

@@ -21,7 +21,7 @@ from assay.monitor.store.traffic import count_events
 def test_two_replicas_share_incidents_and_escalate_once(
     tmp_path: Path, db_url: str, db: Database
 ) -> None:
-    spec, repo, _ = audited(tmp_path)
+    spec, repo, run_id = audited(tmp_path)
     clock = ManualClock()
     with ExitStack() as stack:
         other_db = stack.enter_context(Database.open(db_url))
@@ -51,6 +51,10 @@ def test_two_replicas_share_incidents_and_escalate_once(
             assert count_events(conn) == 2000
         incidents = one.client("read").get("/v1/incidents").json()
         assert [(i["rule"], i["fired"]) for i in incidents] == [("inputs-drifted", 2)]
+        # one snapshot for the incident, in the evidence both replicas share
+        for served in (one, two):
+            (snapshot,) = served.replica.evidence.attachments_of_kind("monitor_snapshot")
+            assert snapshot.attachment.run == run_id
 
         # Past the deadline only the lease holder escalates, once.
         clock.advance(120)

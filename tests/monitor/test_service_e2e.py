@@ -57,8 +57,12 @@ def test_drift_opens_an_incident_runs_actions_and_escalates(tmp_path: Path, db: 
         assert admin.get("/v1/route").json()["target"] == "fallback"
         jobs = admin.get("/v1/jobs").json()
         assert [j["kind"] for j in jobs] == ["retrain"]
-        snapshots = repo.attachments_of_kind("monitor_snapshot")
+        snapshots = served.replica.evidence.attachments_of_kind("monitor_snapshot")
         assert len(snapshots) == 1 and snapshots[0].attachment.run == run_id
+        # In the evidence folder too: at once on SQLite; on PostgreSQL (shared evidence) once
+        # the lease holder has replayed it into the folder's ledger.
+        _wait(lambda: len(repo.attachments_of_kind("monitor_snapshot")) == 1)
+        assert repo.verify().ok
 
         # Nobody acknowledges: once the clock passes the deadline, the first level is paged.
         clock.advance(61)

@@ -31,6 +31,7 @@ from assay.monitor.clock import Clock, SystemClock
 from assay.monitor.dashboard import mount_dashboard
 from assay.monitor.detectors import Observation
 from assay.monitor.drill_routes import mount_drill_routes
+from assay.monitor.evidence import SharedEvidence
 from assay.monitor.gateway import Gateway
 from assay.monitor.keys import KeyVerifier
 from assay.monitor.ratelimit import RateLimiter
@@ -72,6 +73,10 @@ class Replica:
     access_log: AccessLogWriter
     runner: ActionRunner
     baseline_run: str | None
+    evidence: Any = None
+    """Where snapshots and drill records go: the folder repository, or shared evidence."""
+    repository: Any = None
+    """The evidence folder, when the replica has one."""
 
 
 def load_baseline(spec: Spec, repo_path: Path) -> tuple[Baseline, str, Any]:
@@ -112,14 +117,20 @@ def build(
     gateway: Any = None,
 ) -> Replica:
     """Wire a replica over ``db`` watching ``baseline``; snapshots and drill records go to
-    ``repository`` (attached to ``baseline_run``) when given."""
+    ``repository`` (attached to ``baseline_run``) when given.
+
+    On PostgreSQL — replicas, possibly on several hosts — evidence is written to the shared
+    database through :class:`~assay.monitor.evidence.SharedEvidence` (the same attach
+    interface) and replayed into ``repository``'s ledger by the lease holder; on SQLite it
+    goes to ``repository`` directly."""
     if spec.monitor is None:
         raise AssayError(NO_MONITOR.format(spec=spec.source or "spec"))
     clock = clock or SystemClock()
+    evidence: Any = repository
+    if db.dialect == "postgresql" and baseline_run:
+        evidence = SharedEvidence(db)
     sink = (
-        repository_sink(repository, baseline_run)
-        if repository is not None and baseline_run
-        else None
+        repository_sink(evidence, baseline_run) if evidence is not None and baseline_run else None
     )
     runner = ActionRunner(
         spec.monitor,
@@ -163,14 +174,16 @@ def build(
         gateway=gateway,
     )
     mount_reads(app, service, runner=runner)
-    mount_drill_routes(app, service, repository, baseline_run)
+    mount_drill_routes(app, service, evidence, baseline_run)
     mount_dashboard(
         app,
         verify_key=keys.verify,
         sessions=sessions,
         caller_of=app.state.caller_of,
     )
-    replica_ = Replica(service, app, db, keys, access_log, runner, baseline_run)
+    replica_ = Replica(
+        service, app, db, keys, access_log, runner, baseline_run, evidence, repository
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -227,3 +240,5 @@ def duties(replica: Replica, now: float) -> None:
         inc.escalate_due(conn, monitor, now, incident_url="/v1/incidents/{id}")
         resend_alerts(conn, monitor, now, every=RESEND_EVERY, incident_url="/v1/incidents/{id}")
     webhooks.deliver_due(replica.db.engine, now)
+    if isinstance(replica.evidence, SharedEvidence) and replica.repository is not None:
+        replica.evidence.sync(replica.repository)

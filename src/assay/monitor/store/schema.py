@@ -5,7 +5,8 @@ Times are float seconds since the Unix epoch on the service's clock
 stored like real time. JSON payloads are ``Text`` holding JSON written by the service
 (``pydantic_core.to_json``): one encoding on both databases, and no re-serialisation on the
 ingest path. Alembic migrations (``assay/monitor/migrations``) create and evolve these tables;
-the first migration is this module's ``metadata`` as of schema version 1.
+the first migration is this module's ``metadata`` as of schema version 1; the second adds the
+evidence tables replicas share.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -236,7 +238,7 @@ api_keys = Table(
     Column("id", String(40), primary_key=True),  # public key id, e.g. "k_3f9a…"
     Column("name", String(200), nullable=False),
     Column("role", String(20), nullable=False),  # ingest | read | admin
-    Column("hash", String(200), nullable=False),  # scrypt hash of the secret
+    Column("hash", String(200), nullable=False),  # sha256$<hex> of the secret (keys.py)
     Column("created", Float, nullable=False),
     Column("revoked_at", Float),
     Column("replaced_by", String(40)),
@@ -290,4 +292,27 @@ snapshots = Table(
     Column("evidence", String(100), nullable=False),  # sha256 of the stored snapshot file
 )
 
-SCHEMA_VERSION = 1
+# ------------------------------------------------- evidence shared by replicas (revision 0002)
+
+evidence_objects = Table(
+    "evidence_objects",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+evidence_attachments = Table(
+    "evidence_attachments",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False),  # sha256 of the assay.attachment/1 record
+    Column("run", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("synced_seq", Integer),  # its ledger entry in the folder repository, once synced
+    UniqueConstraint("id"),
+)
+Index("ix_evidence_attachments_kind", evidence_attachments.c.kind)
+
+SCHEMA_VERSION = 2
