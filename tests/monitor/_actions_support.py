@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,27 +19,15 @@ import sqlalchemy
 from sqlalchemy import Engine, insert
 
 from _load_servers import unused_port
+from assay.monitor.detectors import Observation
 from assay.monitor.store import schema
 from assay.spec.monitor import Monitor
 
 T0 = 1_800_000_000.0
 
 
-@dataclass(frozen=True)
-class Obs:
-    """The fields of ``assay.monitor.detectors.Observation``."""
-
-    signal: str
-    subject: str
-    window: str
-    metrics: dict[str, float]
-    start: float
-    end: float
-    n: int
-    event_ids: tuple[str, ...] = ()
-    sessions: tuple[str, ...] = ()
-    keys: tuple[str, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
+Obs = Observation
+"""The detectors' observation record, under the name these tests use."""
 
 
 def obs(

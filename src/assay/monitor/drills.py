@@ -53,12 +53,11 @@ import numpy as np
 
 from assay.errors import AssayError
 from assay.monitor.clock import ManualClock
-from assay.monitor.detectors.events import window_key
 from assay.monitor.webhooks import CLAIM_SECONDS
 from assay.privacy.detectors import luhn_valid
 from assay.profiles.baseline import Baseline, CategoricalSummary, ColumnSummary, NumericSummary
 from assay.spec import Spec
-from assay.spec.monitor import DRILL_SCENARIOS, Monitor, Rule, Window
+from assay.spec.monitor import DRILL_SCENARIOS, Monitor, Rule, Window, window_key
 
 FORMAT = 1
 ACTION_DEADLINE_S = 30.0

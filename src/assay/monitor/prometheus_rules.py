@@ -27,8 +27,7 @@ from typing import Any
 
 import yaml
 
-from assay.monitor.rules import window_key
-from assay.spec.monitor import Monitor, Rule
+from assay.spec.monitor import Monitor, Rule, window_key
 
 METRIC = "assay_monitor_signal"
 """The gauge every generated expression reads."""

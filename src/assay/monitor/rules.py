@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assay.spec.monitor import Condition, Monitor, Rule, Window
+from assay.spec.monitor import Condition, Monitor, Rule, Window, window_key
 
 
 class Observed(Protocol):
@@ -55,19 +55,6 @@ class Observed(Protocol):
     def keys(self) -> tuple[str, ...]: ...
     @property
     def details(self) -> Mapping[str, Any]: ...
-
-
-def window_key(window: Window) -> str:
-    """The window as observations name it: ``events=2000``, ``seconds=300`` (minutes are
-    converted), or ``events=2000,seconds=300`` for a window that closes at whichever comes
-    first. Seconds are written with ``:g`` (``300``, ``0.5``)."""
-    parts = []
-    if window.events is not None:
-        parts.append(f"events={window.events}")
-    duration = window.duration_s
-    if duration is not None:
-        parts.append(f"seconds={duration:g}")
-    return ",".join(parts)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,19 @@ class Window(_Model):
         return self.seconds
 
 
+def window_key(window: Window) -> str:
+    """The window as observations name it: ``events=2000``, ``seconds=300`` (minutes are
+    converted), or ``events=2000,seconds=300`` for a window that closes at whichever comes
+    first. Seconds are written with ``:g`` (``300``, ``0.5``)."""
+    parts = []
+    if window.events is not None:
+        parts.append(f"events={window.events}")
+    duration = window.duration_s
+    if duration is not None:
+        parts.append(f"seconds={duration:g}")
+    return ",".join(parts)
+
+
 class Rule(_Model):
     """When ``signal``'s metric meets ``when`` over ``window``: run ``actions``, open or update
     an incident owned by ``owner`` that a human must acknowledge within ``ack_within_minutes``

@@ -8,6 +8,7 @@ window, for the dashboard). Definitions, windows and costs: docs/monitor-detecto
 """
 
 from assay.monitor.detectors.core import Detectors
-from assay.monitor.detectors.events import MAX_IDS, EventBatch, Observation, window_key
+from assay.monitor.detectors.events import MAX_IDS, EventBatch, Observation
+from assay.spec.monitor import window_key
 
 __all__ = ["MAX_IDS", "Detectors", "EventBatch", "Observation", "window_key"]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from assay.monitor.clock import Clock
 from assay.monitor.detectors.accuracy import AccuracyDrop
-from assay.monitor.detectors.events import EventBatch, Observation, window_key
+from assay.monitor.detectors.events import EventBatch, Observation
 from assay.monitor.detectors.inputs import InputShift, ScoreShift
 from assay.monitor.detectors.kpis import KpiWindow
 from assay.monitor.detectors.latency import LatencySpike
@@ -18,7 +18,7 @@ from assay.monitor.detectors.security import AuthAnomaly, KeyAnomaly
 from assay.monitor.detectors.view import BatchView, Context, Plan, coder
 from assay.monitor.detectors.windows import Windowed
 from assay.profiles.baseline import Baseline
-from assay.spec.monitor import SIGNALS, Monitor, Window
+from assay.spec.monitor import SIGNALS, Monitor, Window, window_key
 
 LATEST_CAP = 10_000
 """Latest observations kept for the dashboard (the least recently updated go first)."""

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from assay.spec.monitor import Window
-
 MAX_IDS = 1000
 """Event ids, sessions and keys an observation carries at most."""
 
@@ -121,14 +119,3 @@ class Observation:
     sessions: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def window_key(window: Window) -> str:
-    """``events=1000``, ``seconds=300`` or ``events=1000,seconds=60`` (minutes as seconds)."""
-    parts = []
-    if window.events is not None:
-        parts.append(f"events={window.events}")
-    duration = window.duration_s
-    if duration is not None:
-        parts.append(f"seconds={duration:g}")
-    return ",".join(parts)

@@ -21,8 +21,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from assay.monitor.detectors.events import Observation, window_key
-from assay.spec.monitor import Window
+from assay.monitor.detectors.events import Observation
+from assay.spec.monitor import Window, window_key
 
 
 class Windowed(ABC):
