@@ -60,11 +60,12 @@ bench-tools:
 	  echo "installing Debian's nginx-light and wrk for the capacity benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; }
 
-bench: $(STAMP) $(BENCH_STAMP) bench-tools
+bench: $(STAMP) $(BENCH_STAMP) bench-tools postgresql
 	$(BENCH_VENV)/bin/python bench/drift.py $(BENCH_ARGS)
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/pii.py
 	$(BIN)/python bench/capacity.py
+	$(BIN)/python bench/monitor.py
 
 clean:
 	rm -rf $(VENV) .assay demo .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/.venv bench/data

@@ -360,6 +360,15 @@ def _capacity(section: dict[str, Any] | None) -> list[str]:
     return [render_section(section)]
 
 
+def _monitor(section: dict[str, Any] | None) -> list[str]:
+    """The monitor's ingest throughput, latency and soak (bench/monitor.py), when measured."""
+    if not section:
+        return []
+    from monitor_render import render_section  # stdlib only: fine in either venv
+
+    return [render_section(section)]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     by = _runs(results)
     out = [
@@ -382,6 +391,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         *_pii(results.get("pii")),
         *_loadtest(results.get("loadtest")),
         *_capacity(results.get("capacity")),
+        *_monitor(results.get("monitor")),
     ]
     for n in sorted(by):
         out += _size_section(n, by[n], results.get("datasets", []))
