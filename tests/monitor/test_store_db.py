@@ -192,7 +192,7 @@ def test_a_database_migrated_by_a_newer_assay_is_refused(db_url: str) -> None:
     with pytest.raises(StoreError) as caught:
         Database.open(db_url)
     shown = mask_url(normalise_url(db_url))
-    assert str(caught.value) == DB_NEWER.format(url=shown, found="0099", head="0002")
+    assert str(caught.value) == DB_NEWER.format(url=shown, found="0099", head="0003")
     with Database.open(db_url, migrate=False) as db:  # still readable without migrating
         assert db.schema_version() == "0099"
 
@@ -298,21 +298,21 @@ def test_a_read_only_sqlite_file_is_a_clear_error_for_an_unprivileged_user(
 
 def test_opening_an_existing_database_again_changes_nothing(db_url: str) -> None:
     with Database.open(db_url) as db:
-        assert db.schema_version() == "0002"
+        assert db.schema_version() == "0003"
         with db.begin() as conn:
             conn.execute(insert(schema.flags), {"name": "x", "value": "1", "updated": 1.0})
     with Database.open(db_url) as again, again.connect() as conn:
-        assert again.schema_version() == "0002"
+        assert again.schema_version() == "0003"
         assert conn.execute(select(schema.flags.c.value)).scalar_one() == "1"
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert [v[0] for v in versions] == ["0002"]
+        assert [v[0] for v in versions] == ["0003"]
 
 
 def test_migrate_false_leaves_a_new_database_empty(db_url: str) -> None:
     with Database.open(db_url, migrate=False) as db:
         assert db.schema_version() is None
         db.migrate()
-        assert db.schema_version() == "0002"
+        assert db.schema_version() == "0003"
 
 
 def test_replicas_starting_together_migrate_once(db_url: str) -> None:
@@ -334,7 +334,7 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
         thread.join()
     try:
         assert errors == []
-        assert [db.schema_version() for db in opened] == ["0002"] * 8
+        assert [db.schema_version() for db in opened] == ["0003"] * 8
     finally:
         for db in opened:
             db.close()

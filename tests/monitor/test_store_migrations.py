@@ -61,7 +61,7 @@ def test_downgrade_to_nothing_and_upgrade_again(db: Database) -> None:
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     assert db.schema_version() is None
     db.migrate()
-    assert db.schema_version() == "0002"
+    assert db.schema_version() == "0003"
     assert _differences(db) == []
 
 
@@ -89,7 +89,7 @@ def test_the_migrations_ship_inside_the_package_and_have_one_head() -> None:
     for name in ("env.py", "script.py.mako", "alembic.ini", "versions/0001_initial.py"):
         assert (MIGRATIONS / name).is_file(), name
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0002"]
+    assert scripts.get_heads() == ["0003"]
     assert scripts.get_base() == "0001"
 
 
@@ -107,7 +107,7 @@ def test_the_alembic_command_line_reads_the_revision(db_url: str) -> None:
     Database.open(db_url).close()
     result = _alembic("-x", f"url={db_url}", "current")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0002 (head)"
+    assert result.stdout.strip() == "0003 (head)"
 
 
 def test_the_alembic_command_line_writes_the_sql_for_a_dba() -> None:
@@ -120,4 +120,5 @@ def test_the_alembic_command_line_writes_the_sql_for_a_dba() -> None:
     assert "CREATE TABLE alembic_version" in sql
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert "UPDATE alembic_version SET version_num='0002'" in sql
+    assert "DROP INDEX ix_events_session" in sql
     assert sql.count("CREATE TABLE") == len(schema.metadata.tables) + 1

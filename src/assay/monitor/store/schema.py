@@ -66,7 +66,7 @@ events = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_events_ts", events.c.ts)
-Index("ix_events_session", events.c.session_id)
+
 
 labels = Table(
     "labels",
