@@ -26,7 +26,7 @@ from assay._cli_monitor import SpecOption, _monitor_spec, monitor_app
 from assay.errors import AssayError
 
 if TYPE_CHECKING:
-    from assay.monitor.drills import DrillResult
+    from assay.monitor.drill_client import DrillResult
 
 DEFAULT_KEY_ENV = "ASSAY_MONITOR_KEY"
 
@@ -202,7 +202,7 @@ def drill(
     import contextlib
 
     from assay._files import atomic_write
-    from assay.monitor import drills
+    from assay.monitor import drill_client, drill_local, drills
 
     names = _scenarios(scenario)
     if timeout <= 0 or action_deadline <= 0:
@@ -214,7 +214,7 @@ def drill(
     with contextlib.ExitStack() as stack:
         if url is None:
             target, baseline = stack.enter_context(
-                drills.in_process(spec, repo, db=db, time_scale=time_scale)
+                drill_local.in_process(spec, repo, db=db, time_scale=time_scale)
             )
             pace = "a manual clock" if time_scale is None else f"{time_scale:g}x real time"
             where = f"in process ({target.url}, {pace})"
@@ -233,10 +233,10 @@ def drill(
                     "or name another variable with --key-env."
                 )
             baseline, _, _ = load_baseline(spec, repo)
-            target = drills.Target(
-                url=url, token=token, time=drills.WallTime(time_scale or 1.0), store=None
+            target = drill_client.Target(
+                url=url, token=token, time=drill_client.WallTime(time_scale or 1.0), store=None
             )
-            drills.preflight(target)
+            drill_client.preflight(target)
             where = url
         _console.out.print(
             f"drilling {', '.join(names)} {where}; seed {spec.seed if seed is None else seed}\n",

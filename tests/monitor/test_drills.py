@@ -29,19 +29,18 @@ from assay.api import execute
 from assay.checks._registry import Status
 from assay.evidence import Repository
 from assay.monitor.clock import Clock, ManualClock, ScaledClock
-from assay.monitor.drill_routes import store_record
-from assay.monitor.drills import (
+from assay.monitor.drill_client import (
     DrillSetupError,
     ManualTime,
     Target,
     TrafficGenerator,
     WallTime,
-    WebhookSink,
     pii_text,
     preflight,
-    rehearsal_spec,
-    run_drills,
 )
+from assay.monitor.drill_local import WebhookSink, rehearsal_spec
+from assay.monitor.drill_routes import store_record
+from assay.monitor.drills import run_drills
 from assay.monitor.keys import create_key
 from assay.monitor.store.db import Database
 from assay.monitor.store.schema import events

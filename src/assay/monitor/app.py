@@ -8,7 +8,6 @@ validated from raw bytes; a bad body is a 4xx naming the field, the value and th
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -337,7 +336,3 @@ class _AccessLog:
                     "duration_ms": round((time.perf_counter() - began) * 1000, 3),
                 }
             )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
