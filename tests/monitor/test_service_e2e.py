@@ -189,7 +189,7 @@ def test_forensic_capture_and_quarantine_apply_to_ingested_events(
         with db.begin() as conn:
             state.start_forensic(conn, ["client-1"], until=now + 3600)
             state.quarantine_sessions(conn, ["s2"], now=now)
-        served.replica.service.forget_revocations()  # what the actions thread does
+        served.replica.service.forget_cached_state()  # what the actions thread does
         answer = ingest.post("/v1/events", json=events(10, 14)).json()
         assert answer == {"accepted": 14, "duplicates": 0, "held_for_review": 2}
         with db.connect() as conn:

@@ -196,8 +196,7 @@ def build_summary(service: MonitorService) -> dict[str, Any]:
         open_incidents = inc.list_incidents(conn, status=("open", "acknowledged"), limit=200)
         recent = recent_actions(conn, 50)
     stats = service.stats
-    with service._history_lock:
-        history = {k: [list(p) for p in v] for k, v in service.history.items()}
+    history = service.history_points()
     return {
         "now": service.clock.now(),
         "replica": service.replica,

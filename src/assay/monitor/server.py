@@ -156,7 +156,7 @@ def build(
                 )
                 continue
             if any(a.action in GUARD_ACTIONS for r in results for a in r.actions):
-                service.forget_revocations()
+                service.forget_cached_state()
 
     service = MonitorService(spec, db, baseline, clock=clock, handler=handle, replica=replica)
     if gateway is None and spec.monitor.primary is not None:

@@ -292,7 +292,7 @@ class MonitorService:
     def _guarded(self, conn: Any, now: float) -> _Guarded:
         """Quarantined sessions and forensic keys, re-read from the shared database at most
         every :data:`STATE_REFRESH` real seconds (at once after this replica's own actions:
-        :meth:`forget_revocations`) instead of two queries per ingested batch."""
+        :meth:`forget_cached_state`) instead of two queries per ingested batch."""
         cached = self._guard
         if cached is not None and time.monotonic() - cached.read_at < STATE_REFRESH:
             return cached
@@ -384,6 +384,11 @@ class MonitorService:
                     series.append((obs.end, float(value)))
                     del series[:-HISTORY]
 
+    def history_points(self) -> dict[str, list[list[float]]]:
+        """A copy of the dashboard's time series: metric → ``[[end, value], …]``."""
+        with self._history_lock:
+            return {k: [list(p) for p in v] for k, v in self.history.items()}
+
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until every observation handed to the actions thread is handled (tests,
         drills)."""
@@ -421,7 +426,7 @@ class MonitorService:
             self._revoked_at = now
         return key_id in self._revoked
 
-    def forget_revocations(self) -> None:
+    def forget_cached_state(self) -> None:
         """Reload the revoked keys, quarantined sessions and forensic keys on their next use
         (after this replica's own actions changed them)."""
         self._revoked_at = -1e18
