@@ -194,7 +194,7 @@ def _versions(results: dict[str, Any]) -> list[str]:
         f"- Assay {a.get('assay')} ({v.get('assay_commit')}): Python {a.get('python')}, "
         f"pyarrow {a.get('pyarrow')}, numpy {a.get('numpy')}, duckdb {a.get('duckdb')}, "
         f"datasketches {a.get('datasketches')}, scipy {a.get('scipy')}; the read floor runs "
-        "in this environment",
+        "in this environment; Assay's modules byte-compiled first, as `pip install` leaves them",
         f"- Peers (bench/.venv): Python {p.get('python')}, evidently {p.get('evidently')}, "
         f"whylogs {p.get('whylogs')}, pandas {p.get('pandas')}, numpy {p.get('numpy')}, "
         f"pyarrow {p.get('pyarrow')}, scipy {p.get('scipy')}",

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -67,6 +68,27 @@ def test_worker_processes_give_the_same_profile_as_one_process(two_files: dict) 
         assert sample is not None and other_sample is not None
         assert str(sample.to_pylist()) == str(other_sample.to_pylist())  # NaN-safe comparison
         assert sample.num_rows == 500
+
+
+def test_a_pass_worker_profiles_without_pandas_and_can_still_use_it_afterwards(
+    two_files: dict,  # type: ignore[type-arg]
+) -> None:
+    from assay.profiles._worker import loaded
+    from assay.profiles.engine import pooled
+    from assay.profiles.pool import WorkerPool
+
+    options = ScanOptions(sample_size=500, seed=3)
+    inline = scan(two_files, options, executor=run_inline)
+    with WorkerPool(1) as pool:
+        together = scan(two_files, options, executor=pooled(pool))
+        assert pool.submit(loaded, "pyarrow").result(timeout=60)  # the call reached the worker
+        assert not pool.submit(loaded, "pandas").result(timeout=60)
+        # outside a task pandas imports as usual, and pyarrow's pandas conversion works
+        frame = pool.submit(pa.Table.to_pandas, pa.table({"a": [1, 2]})).result(timeout=60)
+        assert frame["a"].tolist() == [1, 2]
+        assert pool.submit(loaded, "pandas").result(timeout=60)
+    for name in two_files:
+        assert exact(inline[name].profile) == exact(together[name].profile)
 
 
 def test_row_hashes_find_equal_rows_across_files(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ from assay.reports._fairness import fairness_section
 from assay.reports._model import model_section
 from assay.reports._performance import performance_section
 from assay.reports._robustness import robustness_section
+from assay.reports._template_cache import template_cache
 from assay.run import Run
 
 TEMPLATE = "report.html.j2"
@@ -261,6 +262,7 @@ def _anchor(finding: Finding) -> str:
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("assay.reports", "templates"),
+        bytecode_cache=template_cache(),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
