@@ -14,45 +14,38 @@ import importlib
 import os
 import pickle
 import sys
-from collections.abc import Iterator
 from typing import IO
 
 from assay.profiles._frames import read_frame, write_frame
 
+NO_PANDAS = (
+    "{name} is not available in Assay's worker processes: pyarrow would import pandas on its "
+    "first NumPy conversion (~0.1–0.3 s of CPU per process) though profile tasks and the "
+    "background work sent to workers never need it. Run work that needs pandas in the audit's "
+    "own process."
+)
 
-class _NoPandasForArrow:
-    """A meta-path finder that refuses ``import pandas`` while profile tasks run.
+
+class _NoPandas:
+    """A meta-path finder that refuses ``import pandas`` in a worker process.
 
     pyarrow imports pandas the first time it converts anything to or from NumPy (its C++
     layer looks up pandas' missing-value sentinels, its Cython layer pandas' types), whether
-    or not pandas objects are involved: ~0.37 s of CPU per process here, a sixth of a 1M-row
-    pass worker's whole run. A profile task reads Arrow batches and computes with NumPy and
-    Polars, so it never needs pandas: refused, pyarrow goes on without its pandas
-    integration (it retries the import on its next pandas-specific call, so work sent to the
-    worker afterwards — ``("call", …)`` messages — can still use pandas).
+    or not pandas objects are involved: 0.1–0.3 s of CPU per process here, against a 1M-row
+    pass worker's ~1.5 s. Nothing a worker runs needs pandas (profile tasks read Arrow
+    batches and compute with NumPy and Polars; the domain classifier uses NumPy), so it is
+    refused for the worker's life and pyarrow goes on without its pandas integration.
     """
 
     @staticmethod
     def find_spec(name: str, path: object = None, target: object = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(f"{name} is not imported during a profile task", name=name)
+            raise ModuleNotFoundError(NO_PANDAS.format(name=name), name=name)
 
 
 def loaded(module: str) -> bool:
     """Whether ``module`` is imported in this process (a call for tests and diagnostics)."""
     return module in sys.modules
-
-
-@contextlib.contextmanager
-def _without_pandas() -> Iterator[None]:
-    if "pandas" in sys.modules:  # already there: nothing to save
-        yield
-        return
-    sys.meta_path.insert(0, _NoPandasForArrow)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(_NoPandasForArrow)
 
 
 def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
@@ -63,11 +56,12 @@ def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
     ``eager`` imports the profile pass before the first message (a pass worker boots while
     the audit gets ready); a helper, which may never run a task, imports it on demand.
     """
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas)
     import pyarrow
 
     if eager:
-        with _without_pandas():
-            import assay.profiles.engine  # noqa: F401
+        import assay.profiles.engine  # noqa: F401
 
     while (frame := read_frame(source)) is not None:
         message = pickle.loads(frame)
@@ -86,8 +80,7 @@ def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
             if message[0] == "task":
                 from assay.profiles.engine import run_task
 
-                with _without_pandas():
-                    outcome: object = run_task(message[1])
+                outcome: object = run_task(message[1])
             else:
                 outcome = message[1](*message[2])
         except Exception as exc:  # the parent re-raises it

@@ -5,11 +5,11 @@ The local engine runs the profile pass here and in ``workers − 1`` worker proc
 :meth:`WorkerPool.submit` a function to run in another process — the domain classifier fits
 there while the integrity checks run here.
 
-When the planned checks need heavy modules (scikit-learn takes ~0.8 s to import), the pool
-starts one more process, the *helper*, which imports them at once and then takes the
-background calls. The pass workers start on the pass straight away: on two cores the
-helper's import shares the CPU with the pass instead of holding a pass worker back, and after
-the pass the classifier fits on the helper while this process runs the other checks.
+When the planned checks need heavy modules (they declare them; scikit-learn would take
+~0.8 s to import), the pool starts one more process, the *helper*, which imports them at once
+and then takes the background calls. The pass workers start on the pass straight away: on two
+cores the helper's import shares the CPU with the pass instead of holding a pass worker back.
+Without a helper, background calls go to the pass workers once they are free.
 """
 
 from __future__ import annotations
