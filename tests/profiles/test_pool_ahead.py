@@ -166,9 +166,3 @@ def test_a_worker_whose_audit_went_away_exits_quietly(datasets: dict[str, Any]) 
     assert worker.stderr is not None
     with worker.stderr:
         assert worker.stderr.read() == b""
-
-
-def test_the_early_sample_is_the_largest_any_built_in_check_asks_for() -> None:
-    from assay.checks import load_builtin
-
-    assert max(info.sample_rows for info in load_builtin().values()) == SAMPLE_AHEAD
