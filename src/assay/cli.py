@@ -10,7 +10,7 @@ import atexit
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -30,9 +30,6 @@ from assay._cli_base import (
     app,
 )
 from assay.errors import SPEC_EXISTS, AssayError, SpecError
-
-if TYPE_CHECKING:
-    from assay.spec import Spec
 
 # audit ------------------------------------------------------------------------------------
 
@@ -121,7 +118,6 @@ def _prestart_for(spec: Path, engine: str) -> None:
 
     workers = min(2, os.cpu_count() or 1) - 1
     prestart(workers)  # first: the pass worker boots while the checks are imported
-    _head_start(parsed)
     from assay.runner import plan
 
     try:
@@ -129,23 +125,6 @@ def _prestart_for(spec: Path, engine: str) -> None:
     except AssayError:
         return
     prestart(workers, warm=warm)
-
-
-def _head_start(parsed: Spec) -> None:
-    """Give the booting pass worker its first task now: it would otherwise wait for the
-    audit's imports and plan (~0.5 s). The audit uses the answer if it asks for that task."""
-    from assay.profiles.engine import start_ahead_for
-    from assay.sources import open_dataset
-
-    try:
-        datasets = {
-            name: open_dataset(parsed, name)
-            for name, ds in parsed.datasets.items()
-            if not ds.profile_only
-        }
-    except (AssayError, OSError):
-        return  # the audit reports it
-    start_ahead_for(datasets, parsed.seed)
 
 
 # init -------------------------------------------------------------------------------------

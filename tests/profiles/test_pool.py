@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from assay.profiles._frames import write_frame
+from assay.profiles.engine import Task
 from assay.profiles.pool import WorkerPool
+from assay.sources.readers import ParquetReader
 from assay.stats.domain_classifier import domain_classifier
 
 
@@ -65,3 +74,34 @@ def test_a_pool_takes_over_the_prestarted_worker_and_helper() -> None:
         assert pool.submit(os.getpid).result(timeout=60) == helper_pid
         assert [w.process.pid for w in pool._workers] == [worker_pid]
     assert not pool_module._PRESTARTED and not pool_module._PRESTARTED_HELPER
+
+
+def test_a_worker_whose_audit_went_away_exits_quietly(tmp_path: Path) -> None:
+    """The audit ends (or is interrupted) while a worker computes: no traceback, exit 0."""
+    table = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": [float(i) for i in range(5_000)]}), table)
+    task = Task(
+        dataset="t",
+        part=0,
+        reader=ParquetReader(str(table)),
+        parts=None,
+        columns=("x",),
+        groups={"x": "features"},
+        row_offset=0,
+        rows=5_000,
+        sample_rows=np.empty(0, np.int64),
+        exact_limit=None,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "assay.profiles._worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert worker.stdin is not None and worker.stdout is not None and worker.stderr is not None
+    write_frame(worker.stdin, pickle.dumps(("task", task), protocol=pickle.HIGHEST_PROTOCOL))
+    worker.stdout.close()  # gone before reading the answer
+    worker.stdin.close()
+    assert worker.wait(timeout=60) == 0
+    with worker.stderr:
+        assert worker.stderr.read() == b""

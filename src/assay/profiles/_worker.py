@@ -87,7 +87,7 @@ def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
             outcome = exc
         try:
             write_frame(sink, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-        except (BrokenPipeError, ValueError):  # the audit is gone (or dropped an early task)
+        except (BrokenPipeError, ValueError):  # the audit is gone (ended or interrupted)
             return
         del outcome
 

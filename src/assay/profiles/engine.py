@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -285,71 +285,9 @@ def pooled(pool: WorkerPool) -> Executor:
     """An executor that runs the pass on ``pool`` and leaves its workers running."""
 
     def execute(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
-        return pool.run(tasks, run_task, fold, adopt=adopt_early)
+        return pool.run(tasks, run_task, fold)
 
     return execute
-
-
-def adopt_early(early: Task, task: Task) -> Callable[[TaskResult], TaskResult] | None:
-    """How the answer to ``early`` (a task handed out before the plan) serves ``task``.
-
-    The same slice, columns, groups and limits with a sample that holds the one ``task``
-    wants: bottom-k samples of one seed nest, so a smaller sample is a subset and is cut out
-    of the larger one. Otherwise ``None``: the task runs as usual.
-    """
-    if (
-        early.dataset,
-        early.part,
-        early.reader,
-        early.parts,
-        early.columns,
-        dict(early.groups),
-        early.row_offset,
-        early.rows,
-        early.exact_limit,
-    ) != (
-        task.dataset,
-        task.part,
-        task.reader,
-        task.parts,
-        task.columns,
-        dict(task.groups),
-        task.row_offset,
-        task.rows,
-        task.exact_limit,
-    ):
-        return None
-    if np.array_equal(early.sample_rows, task.sample_rows):
-        return _keep
-    where = np.searchsorted(early.sample_rows, task.sample_rows)
-    inside = where < early.sample_rows.size
-    if not (inside.all() and np.array_equal(early.sample_rows[where], task.sample_rows)):
-        return None
-    keep = pa.array(where)
-
-    def cut(result: TaskResult) -> TaskResult:
-        sample = {c: a.take(keep) for c, a in result.sample.items()} if len(keep) else {}
-        return replace(result, sample=sample)
-
-    return cut
-
-
-SAMPLE_AHEAD = 5000
-"""The sample size of the tasks handed out before the audit has planned its checks
-(:func:`start_ahead_for`): the largest any built-in check asks for (``drift.multivariate``'s
-``sample_rows``). A plan that wants another size runs those tasks again instead."""
-
-
-def start_ahead_for(datasets: Mapping[str, Dataset], seed: int) -> int:
-    """Hand the prestarted pass workers their first tasks of the pass the audit is about to
-    run (see :func:`assay.profiles.pool.start_ahead`); returns how many were handed out."""
-    from assay.profiles.pool import start_ahead
-
-    workers = min(2, os.cpu_count() or 1)
-    if not wants_workers(datasets, workers):
-        return 0
-    options = ScanOptions(seed=seed, sample_size=SAMPLE_AHEAD)
-    return start_ahead(plan_tasks(datasets, options, workers))
 
 
 def wants_workers(datasets: Mapping[str, Dataset], workers: int | None = None) -> bool:

@@ -30,7 +30,6 @@ T = TypeVar("T")
 
 _PRESTARTED: list[subprocess.Popen[bytes]] = []
 _PRESTARTED_HELPER: list[Worker] = []
-_AHEAD: dict[int, _Ahead] = {}  # prestarted worker pid -> the task it was handed early
 
 
 def start_worker(*, helper: bool = False) -> subprocess.Popen[bytes]:
@@ -54,66 +53,12 @@ def prestart(count: int, *, warm: Sequence[str] = ()) -> None:
         _PRESTARTED_HELPER.append(helper)
 
 
-def start_ahead(tasks: Sequence[Any]) -> int:
-    """Hand each prestarted worker one of the pass's largest tasks now, before the audit has
-    planned its checks; returns how many were handed out.
-
-    The audit's imports and plan take about half a second, during which a booted worker would
-    wait. If the pass then asks for a task the answer can serve (see ``adopt`` in
-    :meth:`WorkerPool.run`) the worker's answer is used; otherwise it is read and dropped
-    before the worker's next request. The frames are written from a thread: a worker still
-    booting reads its pipe only when ready.
-    """
-    handed = 0
-    for process, i in zip(
-        [p for p in _PRESTARTED if p.pid not in _AHEAD], _largest_first(tasks), strict=False
-    ):
-        frame = pickle.dumps(("task", tasks[i]), protocol=pickle.HIGHEST_PROTOCOL)
-        stdin = process.stdin
-        assert stdin is not None
-        sender = threading.Thread(target=_send_quietly, args=(stdin, frame), daemon=True)
-        sender.start()
-        _AHEAD[process.pid] = _Ahead(tasks[i], sender)
-        handed += 1
-    return handed
-
-
-def _send_quietly(stream: Any, frame: bytes) -> None:
-    with suppress(OSError, ValueError):  # the worker died or the pool closed it: no answer
-        write_frame(stream, frame)
-
-
-def _largest_first(tasks: Sequence[Any]) -> list[int]:
-    return sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
-
-
-class _Ahead:
-    """A task sent to a worker before the pass, and the thread sending it."""
-
-    def __init__(self, task: Any, sender: threading.Thread) -> None:
-        self.task = task
-        self.sender = sender
-
-
 class Worker:
     """One worker process, serving one request at a time."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self.lock = threading.Lock()
-        self.ahead: _Ahead | None = _AHEAD.pop(process.pid, None)
-        """A task handed out early (:func:`start_ahead`) whose answer is not read yet."""
-
-    def answer_ahead(self) -> Any:
-        """Wait for the early task's answer (the result, or the exception raised)."""
-        ahead, self.ahead = self.ahead, None
-        assert ahead is not None and self.process.stdout is not None
-        ahead.sender.join()
-        frame = read_frame(self.process.stdout)
-        if frame is None:
-            code = self.process.wait()
-            return RuntimeError(f"a profile worker process stopped unexpectedly (exit code {code})")
-        return pickle.loads(frame)
 
     def send(self, message: tuple[Any, ...]) -> None:
         """A message that has no reply (``warm``)."""
@@ -124,8 +69,6 @@ class Worker:
         """Send ``message`` and return the reply; the worker's exception is raised here."""
         assert self.process.stdout is not None
         with self.lock:
-            if self.ahead is not None:  # an early task nobody asked for: drop its answer
-                self.answer_ahead()
             self.send(message)
             frame = read_frame(self.process.stdout)
         if frame is None:
@@ -141,36 +84,6 @@ class Worker:
             if stream is not None and not stream.closed:
                 stream.close()
         self.process.wait()
-
-
-Adopt = Callable[[Any, Any], Callable[[Any], Any] | None]
-"""``adopt(early_task, task)``: how to turn the answer to a task handed out early into the
-answer to ``task`` of the pass, or ``None`` when it cannot serve."""
-
-
-def _same(early: Any, task: Any) -> Callable[[Any], Any] | None:
-    same = pickle.dumps(early, protocol=pickle.HIGHEST_PROTOCOL) == pickle.dumps(
-        task, protocol=pickle.HIGHEST_PROTOCOL
-    )
-    return (lambda answer: answer) if same else None
-
-
-def _claim_early(
-    workers: Sequence[Worker], tasks: Sequence[Any], adopt: Adopt
-) -> dict[int, tuple[int, Callable[[Any], Any]]]:
-    """Which task each worker already has in hand (by ``id(worker)``), and how to use it."""
-    early: dict[int, tuple[int, Callable[[Any], Any]]] = {}
-    taken: set[int] = set()
-    for worker in workers:
-        if worker.ahead is None:
-            continue
-        for i, task in enumerate(tasks):
-            convert = None if i in taken else adopt(worker.ahead.task, task)
-            if convert is not None:
-                early[id(worker)] = (i, convert)
-                taken.add(i)
-                break
-    return early
 
 
 class WorkerPool:
@@ -211,34 +124,25 @@ class WorkerPool:
     # The profile pass -------------------------------------------------------------------
 
     def run(
-        self,
-        tasks: list[Any],
-        run_here: Callable[[Any], T],
-        fold: Callable[[T], T],
-        adopt: Adopt = _same,
+        self, tasks: list[Any], run_here: Callable[[Any], T], fold: Callable[[T], T]
     ) -> Iterator[T]:
         """Run every task (here and on the workers) and yield the results in task order.
 
-        ``fold`` is applied to each result the moment it arrives. A worker handed a task
-        early (:func:`start_ahead`) contributes its answer where ``adopt`` says it serves
-        (by default: only for the identical task).
+        ``fold`` is applied to each result the moment it arrives.
         """
-        workers = self._ensure_workers()
-        early = _claim_early(workers, tasks, adopt)
-        claimed = {i for i, _ in early.values()}
+        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
         pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for i in _largest_first(tasks):
-            if i not in claimed:
-                pending.put(i)
+        for i in order:
+            pending.put(i)
         results: dict[int, Any] = {}
         failures: list[BaseException] = []
         feeders = [
             threading.Thread(
                 target=self._feed,
-                args=(worker, tasks, fold, pending, results, failures, early.get(id(worker))),
+                args=(worker, tasks, fold, pending, results, failures),
                 daemon=True,
             )
-            for worker in workers
+            for worker in self._ensure_workers()
         ]
         for feeder in feeders:
             feeder.start()
@@ -266,16 +170,8 @@ class WorkerPool:
         pending: queue.SimpleQueue[int],
         results: dict[int, Any],
         failures: list[BaseException],
-        early: tuple[int, Callable[[Any], Any]] | None = None,
     ) -> None:
         try:
-            if early is not None:  # the task this worker was handed before the pass
-                with worker.lock:
-                    outcome = worker.answer_ahead()
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                index, convert = early
-                results[index] = fold(convert(outcome))
             while not failures:
                 try:
                     i = pending.get_nowait()
