@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay._arrow import strings
 from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.integrity_common import column_subject, listing, pct, skipped
@@ -141,10 +142,7 @@ def _clean_by_their_values(
             continue
         values = [v for v in prof.items.counts if isinstance(v, str)]
         context = column_context(column)
-        if any(
-            True
-            for _ in scan_array(pa.array(values, pa.string()), kinds=options.kinds, context=context)
-        ):
+        if any(True for _ in scan_array(strings(values), kinds=options.kinds, context=context)):
             continue
         reports[column] = ColumnReport(
             column=column,

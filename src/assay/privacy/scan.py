@@ -75,8 +75,7 @@ def _plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 def candidates(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Indices (int64) of the rows the prefilter keeps; nulls are never candidates."""
     array = _plain(array)
-    hit = pc.fill_null(pc.match_substring_regex(array, PREFILTER), False)
-    return pc.indices_nonzero(hit)
+    return pc.indices_nonzero(pc.match_substring_regex(array, PREFILTER))  # nulls: skipped
 
 
 def scan_array(

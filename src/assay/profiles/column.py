@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
+from assay._arrow import bool_array, bools, floats
 from assay.profiles.sketches import (
     DistinctSketch,
     FrequentItems,
@@ -106,7 +107,7 @@ class ColumnProfile:
             counted = hashes if valid is None else hashes[valid]
             if has_nan:  # NaN is counted in `nans`: neither an item nor a distinct value
                 counted = counted[~nan]
-                present = pc.filter(present, pa.array(~nan))
+                present = pc.filter(present, bool_array(~nan))
             self._count_items(present, counted, array.type)
             self._update_numeric(x, nan if has_nan else None)
         else:
@@ -199,11 +200,13 @@ class ColumnProfile:
             neg_inf=self.neg_inf + other.neg_inf,
             min=_least(self.min, other.min),
             max=_greatest(self.max, other.max),
-            distinct=self._sketch().merge(other._sketch()),
+            distinct=DistinctSketch(self.distinct.k),
             items=self.items.merge(other.items),
             kll=None,
             values=None,
         )
+        if not merged.items.exact:  # exact counts stand in for the sketch while they last
+            merged.distinct = self._sketch().merge(other._sketch())
         merged.n_finite, merged.mean, merged.m2 = self.n_finite, self.mean, self.m2
         if other.n_finite:
             merged._combine_moments(other.n_finite, other.mean, other.m2)
@@ -297,7 +300,7 @@ def _more_distinct_than(hashes: np.ndarray, cap: int) -> bool:
 
 def _validity(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Which values are not null, as a NumPy bool array."""
-    return np.asarray(pc.is_valid(array).to_numpy(zero_copy_only=False), dtype=bool)
+    return bools(pc.is_valid(array))
 
 
 def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -306,8 +309,7 @@ def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         array = array.cast(pa.int64())
     if pa.types.is_decimal(array.type):
         array = array.cast(pa.float64())
-    # A writable copy: DataSketches' update() refuses Arrow's read-only buffers.
-    return np.array(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return floats(array)  # a writable copy: DataSketches refuses Arrow's read-only buffers
 
 
 def _least(a: Any, b: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from assay._arrow import int64_array
 from assay.errors import InputError
 from assay.profiles.column import ColumnProfile
 from assay.profiles.pool import WorkerPool
@@ -122,7 +123,7 @@ def run_task(task: Task) -> TaskResult:
             )
             if picked.size:
                 for name in task.columns:
-                    sample[name].append(batch.column(name).take(pa.array(picked)))
+                    sample[name].append(batch.column(name).take(int64_array(picked)))
         position += n
     if position != task.rows:
         raise RuntimeError(f"{task.dataset}: read {position} rows where {task.rows} were expected")

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay._arrow import bools, floats_or_nan, int64_array
 from assay.stats._boosting import HistGradientBoosting, IntArray
 from assay.stats.distributions import FloatArray
 
@@ -165,7 +166,7 @@ def _subsample(table: pa.Table, max_rows: int, rng: np.random.Generator) -> pa.T
     if table.num_rows <= max_rows:
         return table
     keep = np.sort(rng.choice(table.num_rows, size=max_rows, replace=False))
-    return table.take(pa.array(keep))
+    return table.take(int64_array(keep))
 
 
 def encode_tables(
@@ -217,8 +218,7 @@ def _to_float(column: pa.ChunkedArray) -> FloatArray:
     kind = column.type
     if pa.types.is_temporal(kind):
         column = pc.cast(column, pa.int32() if kind.bit_width == 32 else pa.int64())
-    array = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-    values = np.array(array, dtype=np.float64)
+    values = floats_or_nan(pc.cast(column, pa.float64()))
     values[~np.isfinite(values)] = np.nan
     return values
 
@@ -244,8 +244,8 @@ def _encode_categories(a: pa.ChunkedArray, b: pa.ChunkedArray) -> tuple[FloatArr
     combined = pa.chunked_array(texts[0].chunks + texts[1].chunks, type=pa.large_string())
     encoded = pc.dictionary_encode(combined).combine_chunks()
     dictionary = encoded.dictionary.to_pylist()
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    valid = np.asarray(encoded.indices.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    valid = bools(encoded.indices.is_valid())
+    indices = floats_or_nan(encoded.indices)
     counts = np.bincount(indices[valid].astype(np.int64), minlength=len(dictionary))
     ranked = sorted(range(len(dictionary)), key=lambda i: (-int(counts[i]), dictionary[i]))
     rank = np.empty(len(dictionary), dtype=np.float64)
