@@ -40,6 +40,18 @@ def test_without_workers_a_call_runs_here() -> None:
         assert pool.submit(os.getpid).result() == os.getpid()
 
 
+def test_workers_run_single_threaded_blas_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with WorkerPool(1) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60) == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    with WorkerPool(1) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60) == "3"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"  # this process's setting is untouched
+
+
 def test_a_missing_warm_module_is_not_fatal() -> None:
     with WorkerPool(1, warm=["no_such_module_for_assay_tests"]) as pool:
         assert pool.submit(abs, -3).result(timeout=60) == 3
