@@ -120,3 +120,66 @@ def test_invalid_use_is_reported() -> None:
         HistGradientBoosting().predict_proba_positive(np.zeros((1, 1)))
     with pytest.raises(ValueError, match="labels 0 or 1"):
         HistGradientBoosting().fit(np.zeros((4, 1)), [0, 1, 2, 1])
+
+
+def _stump_scores(bins: np.ndarray, y: np.ndarray, n_num: int, slots: int) -> list[float]:
+    """GL²/HL + GR²/HR of every valid root split, by brute force in double precision (first
+    tree: a constant hessian, so a child's share of the hessian is its share of the rows)."""
+    p = y.mean()
+    g, h, every = p - y, np.full(y.size, p * (1 - p)), np.arange(slots)
+    scores = []
+    for j, b in enumerate(bins):
+        sg, sh, n = (np.bincount(b, w, slots) for w in (g, h, None))
+        if j < n_num:  # thresholds, the missing values right, then left
+            lefts = [every <= t for t in range(slots - 1)]
+            lefts += [left | (every == slots - 1) for left in lefts]
+        else:  # the supported categories by G / (H + 10), the pool right, then left
+            ranked = [c for c in np.argsort(sg / (sh + 10), kind="stable") if n[c] >= 10]
+            lefts = [np.isin(every, ranked[: r + 1]) for r in range(len(ranked))]
+            lefts += [left | ~np.isin(every, ranked) for left in lefts]
+        for left in lefts:
+            gl, hl, nl = sg[left].sum(), sh[left].sum(), n[left].sum()
+            if min(nl, y.size - nl) >= 20:
+                scores.append(gl**2 / hl + (g.sum() - gl) ** 2 / (h.sum() - hl))
+    return scores
+
+
+def test_the_root_split_is_the_best_of_all_candidates() -> None:
+    """Numeric features with and without missing values, and a categorical one with more codes
+    than numeric bins: the stump's split scores the best of a brute-force search."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(3000, 4))
+    x[rng.random(3000) < 0.2, 1] = np.nan
+    x[:, 3] = rng.integers(0, 61, 3000)
+    x[rng.random(3000) < 0.1, 3] = np.nan
+    signal = np.nan_to_num(x[:, 1], nan=1.0) + 0.3 * x[:, 0] + (x[:, 3] % 4 == 0)
+    y = (signal > 0.8).astype(float)
+    stump = HistGradientBoosting(max_iter=1, max_leaf_nodes=2, max_bins=32)
+    stump.fit(x, y, [False, False, False, True])
+    assert stump._binner is not None and stump._forest is not None
+    bins = stump._binner(x).astype(np.intp)
+    goes = stump._forest.table[0][bins[stump._forest.feature[0]]]
+    g, h = y.mean() - y, np.full(y.size, y.mean() * (1 - y.mean()))
+    ours = g[goes].sum() ** 2 / h[goes].sum() + g[~goes].sum() ** 2 / h[~goes].sum()
+    best = max(_stump_scores(bins, y, stump._binner.n_num, stump._binner.slots))
+    assert ours == pytest.approx(best, rel=1e-6)
+
+
+def test_equal_splits_go_to_the_first_feature() -> None:
+    """Copies of a numeric column with missing values, or of a categorical one, score alike:
+    the first copy wins."""
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=2000)
+    a[rng.random(2000) < 0.1] = np.nan
+    y = (np.nan_to_num(a, nan=2.0) + 0.5 * rng.normal(size=2000) > 0.5).astype(float)
+    numeric = HistGradientBoosting(max_iter=3).fit(np.c_[a, a, a], y)
+    assert numeric._forest is not None
+    assert (numeric._forest.feature[numeric._forest.child[:, 0] >= 0] == 0).all()
+    codes = rng.integers(0, 8, 2000)
+    y = (np.isin(codes, [1, 4]) ^ (rng.random(2000) < 0.1)).astype(float)
+    x = np.c_[rng.normal(size=2000), codes, codes]
+    categorical = HistGradientBoosting(max_iter=3).fit(x, y, [False, True, True])
+    assert categorical._forest is not None
+    splits = categorical._forest.child[:, 0] >= 0
+    assert (categorical._forest.feature[splits] != 2).all()
+    assert (categorical._forest.feature[splits] == 1).any()

@@ -15,15 +15,16 @@ costs more CPU than the fit, so this module reimplements its algorithm with arra
    leaves with the largest gains, at most half as many as leaves may still be added, so the
    order stays close to scikit-learn's one split at a time. For the smaller child of every
    split at once, one ``np.add.at`` fills (node, bin, feature) sums of gradient and hessian,
-   then summed cumulatively over the bins in single precision; the larger child's sums are
-   its parent's minus the smaller's. For every node, feature and threshold at once follows
-   the score ``GL²/HL + GR²/HR`` of the split ``bin <= t``, with the missing values sent
-   right, then left. Each child needs ``min_samples_leaf`` rows
-   (estimated from its share of the hessian, as LightGBM does) and a hessian of 1e-3; a node
-   splits when its best score beats its own ``G²/H``. Categorical features are split as in
-   LightGBM and scikit-learn: the categories with support (hessian-scaled count ≥ 10) are
-   sorted by ``G / (H + 10)`` and scanned in that order; the others, rare or unseen, are
-   pooled and the pool is tried on either side.
+   then summed cumulatively over the bins in single precision, in blocks of 16 bins (8 if
+   fewer than 128); the larger child's sums are its parent's minus the smaller's. For every
+   node, feature and threshold at once follows the score ``GL²/HL + GR²/HR`` of the split
+   ``bin <= t``, with the missing values sent right, then left (only for features that have
+   some); ties go to the lowest (side, threshold, feature). Each child needs
+   ``min_samples_leaf`` rows (estimated from its share of the hessian, as LightGBM does) and
+   a hessian of 1e-3; a node splits when its best score beats its own ``G²/H``. Categorical
+   features are split as in LightGBM and scikit-learn: the categories with support
+   (hessian-scaled count ≥ 10) are sorted by ``G / (H + 10)`` and scanned in that order; the
+   others, rare or unseen, are pooled and the pool is tried on either side.
 4. **Prediction** walks all trees at once, one array step per tree level.
 
 The defaults are scikit-learn's: learning rate 0.1, 31 leaves, 20 rows per leaf, no L2
@@ -222,8 +223,11 @@ class _Grower:
     """Grows one tree per group of rows (per model) at a time; see the module doc.
 
     Group ``i`` owns nodes ``i * size`` (its root) to ``(i + 1) * size - 1``. An evaluated node
-    keeps its cumulative histogram (statistic, bin, feature): the sums of gradient (0) and
-    hessian (1) over its rows with bin <= b. Numeric features come first, ``n_num`` of them.
+    keeps its cumulative histogram: per statistic (gradient, hessian), the sums over its rows
+    with bin <= b of each feature. Numeric features get cells only for ``max_bins`` bins and
+    a block ending with the missing bin, which gives them the sums of the binner's layout.
+    Cells go (position in block, block, feature), numeric then categorical features, so each
+    step of the blocked prefix sum is one array operation; :meth:`parts` splits them.
     """
 
     def __init__(
@@ -238,29 +242,48 @@ class _Grower:
         self.n_features, self.n = binned.shape
         self.n_num, self.cat_bins, self.slots = binner.n_num, binner.cat_bins, binner.slots
         self.bins, self.group, self.n_groups = binned.ravel(), group, int(group.max()) + 1
-        self.width = self.slots * self.n_features  # one node's histogram cells
-        cell = binned.T.astype(np.intp) * self.n_features + np.arange(self.n_features)
+        self.step = step = 16 if self.slots >= 128 else 8  # prefix sums in blocks of `step` bins
+        nn, nc, last = self.n_num, self.n_features - self.n_num, self.slots - 1
+        self.thresholds = -(-model.max_bins // step) * step  # numeric; later bins are empty
+        self.blocks = min(self.thresholds // step + 1, self.slots // step), self.slots // step
+        self.span = self.blocks[0] * nn + self.blocks[1] * nc  # cells per position in a block
+        self.width = step * self.span  # one node's cells per statistic
+        cell = binned.T.astype(np.intp)
+        cell[:, :nn] = np.minimum(cell[:, :nn], self.blocks[0] * step - 1)  # missing bin last
+        first = np.r_[np.arange(nn), self.blocks[0] * nn + np.arange(nc)]  # cell of bin 0
+        cell = cell % step * self.span + cell // step * np.repeat([nn, nc], [nn, nc]) + first
         self.root_cell = (cell + (group * self.width)[:, None]).ravel()
-        self.cell = cell.astype(np.uint16 if self.width < 2**16 else np.intp)
+        self.cell = cell.astype(np.uint16 if self.width < 2**16 else np.intp, order="C")
+        self.gaps = np.flatnonzero((binned[:nn] == last).any(axis=1))  # numeric, with missing
+        # each candidate split's index (option, threshold, feature) in the binner's layout
+        f, t = self.n_features, np.arange(self.thresholds)[:, None] * self.n_features
+        self.where = np.r_[(t + np.arange(nn)).ravel(), (t + self.gaps + last * f).ravel()]
+        t = (np.arange(2)[:, None, None] * last + np.arange(self.cat_bins + 1)) * f
+        self.cat_where = t + nn + np.arange(nc)[:, None]  # (option, feature, rank)
+        self.store = np.empty((self.n_groups * self.size, 2, step, self.span), dtype=np.float32)
 
-    def histograms(self, rows: IntArray | None, slot: IntArray, k: int) -> Float32Array:
-        """Cumulative sums of gradient and hessian per slot: shape (slot, 2, bin, feature)."""
-        if rows is None:  # the roots: every row
+    def histograms(self, rows: IntArray | None, slot: IntArray, out: Float32Array) -> None:
+        """Fill ``out`` (slot, statistic, position in block, cell) with the cumulative histograms
+        of the ``rows`` of each ``slot`` (``None``: of each group's rows)."""
+        if rows is None:
             index, gh = self.root_cell, self.gh
         else:
             index = np.add(np.take(self.cell, rows, axis=0), (slot * self.width)[:, None])
             index, gh = index.ravel(), self.gh[rows]
+        k, step = out.shape[0], self.step
         sums = np.zeros(k * self.width, dtype=np.complex128)
         np.add.at(sums, index, np.repeat(gh, self.n_features))
-        out = np.empty((k, 2, self.slots, self.n_features), dtype=np.float32)
-        out[:, 0], out[:, 1] = (part.reshape(k, self.slots, -1) for part in (sums.real, sums.imag))
-        step = 16 if self.slots >= 128 else 8  # prefix sums in blocks of `step` bins
-        blocks = out.reshape(k, 2, -1, step, self.n_features)
-        for i in range(1, step):
-            blocks[:, :, :, i] += blocks[:, :, :, i - 1]
-        for i in range(1, blocks.shape[2]):
-            blocks[:, :, i] += blocks[:, :, i - 1, -1:]
-        return out
+        out[:, 0], out[:, 1] = (part.reshape(k, step, -1) for part in (sums.real, sums.imag))
+        for i in range(1, step):  # within each block of bins
+            out[:, :, i] += out[:, :, i - 1]
+        for part in self.parts(out):  # then add to each block the sum of the blocks before it
+            part[:, :, :, 1:] += np.cumsum(part[:, :, -1:, :-1], axis=3)
+
+    def parts(self, hist: Float32Array) -> tuple[Float32Array, Float32Array]:
+        """Views (node, statistic, position, block, feature) of numeric and categorical cells."""
+        (a, b), k, nn = self.blocks, hist.shape[0], self.n_num
+        num = hist[..., : a * nn].reshape(k, 2, self.step, a, nn)
+        return num, hist[..., a * nn :].reshape(k, 2, self.step, b, self.n_features - nn)
 
     def grow(self, g: FloatArray, h: FloatArray) -> tuple[tuple[npt.NDArray[Any], ...], IntArray]:
         """One tree per group fitted to gradients ``g`` and hessians ``h``: (feature, left
@@ -272,10 +295,11 @@ class _Grower:
         node, roots = self.group * size, np.arange(self.n_groups) * size
         self.count = count = np.zeros(total)
         count[roots] = np.bincount(self.group)
-        stored = [self.histograms(None, node, self.n_groups)]  # cumulative histograms by round
-        found = np.zeros((total, 2), dtype=np.intp)  # (round, index) of a node's histogram
-        found[roots, 1] = np.arange(self.n_groups)
-        self.evaluate(stored[0], roots)
+        self.histograms(None, node, self.store[: self.n_groups])
+        found = np.zeros(total, dtype=np.intp)  # where a node's histogram is stored
+        found[roots] = np.arange(self.n_groups)
+        self.evaluate(self.store[: self.n_groups], roots)
+        stored = self.n_groups
         n_nodes, leaves = np.ones(self.n_groups, np.intp), np.ones(self.n_groups, np.intp)
         while True:
             candidates = np.flatnonzero(self.gain > 0.0)
@@ -291,65 +315,76 @@ class _Grower:
             chosen, rank, of = candidates[take], rank[take], by_group[take]
             self.gain[chosen] = -np.inf
             left = of * size + n_nodes[of] + 2 * rank
-            child[chosen] = np.stack([left, left + 1], axis=1)
+            child[chosen, 0], child[chosen, 1] = left, left + 1
             n_nodes, leaves = n_nodes + 2 * k, leaves + k
             slot_of = np.full(total, -1, dtype=np.intp)
             slot_of[chosen] = np.arange(chosen.size)
-            moving = np.flatnonzero(slot_of[node] >= 0)
-            s = slot_of[node[moving]]
-            at = chosen[s]
-            cell = at * self.slots + self.bins[self.feature[at] * self.n + moving]
-            goes_left = self.table.ravel()[cell]
-            node[moving] = left[s] + ~goes_left
-            n_left = np.bincount(s, goes_left, chosen.size)
-            count[left], count[left + 1] = n_left, np.bincount(s, None, chosen.size) - n_left
+            s = slot_of[node]
+            moving = np.flatnonzero(s >= 0)
+            s = s[moving]
+            cell = self.bins[(self.feature[chosen] * self.n)[s] + moving]
+            goes_left = self.table.ravel()[(chosen * self.slots)[s] + cell]
+            node[moving] = (left + 1)[s] - goes_left
+            sides = np.bincount(2 * s + goes_left, None, 2 * chosen.size).reshape(-1, 2)
+            count[left], count[left + 1] = sides[:, 1], sides[:, 0]
             grows = leaves[of] < model.max_leaf_nodes
             if not grows.any():
                 break
             small_left = count[left] <= count[left + 1]
             small = goes_left == small_left[s]
-            hist = self.histograms(moving[small], s[small], chosen.size)
-            parent = np.empty_like(hist)
-            for r in np.unique(found[chosen, 0]):
-                sel = np.flatnonzero(found[chosen, 0] == r)
-                parent[sel] = stored[r][found[chosen[sel], 1]]
-            hist = np.concatenate([hist, parent - hist])
+            c = chosen.size
+            hist = self.store[stored : stored + 2 * c]  # smaller children, then larger
+            self.histograms(moving[small], s[small], hist[:c])
+            np.subtract(self.store[found[chosen]], hist[:c], out=hist[c:])
             ids = np.concatenate([left + ~small_left, left + small_left])
             keep = np.tile(grows, 2) & (count[ids] >= max(2 * self.min_leaf, 2))
+            at = stored + np.flatnonzero(keep)
             if not keep.all():
                 hist, ids = hist[keep], ids[keep]
-            found[ids] = np.stack([np.full(ids.size, len(stored)), np.arange(ids.size)], axis=1)
-            stored.append(hist)
+            found[ids], stored = at, stored + 2 * c
             if ids.size:
                 self.evaluate(hist, ids)
         grad, hess = np.bincount(node, g, total), np.bincount(node, h, total)
         value = -model.learning_rate * grad / (hess + self.l2 + 1e-15)
         return (self.feature, self.table, child, value), node
 
-    def evaluate(self, cum: Float32Array, ids: IntArray) -> None:
-        """Best split of the nodes ``ids`` with cumulative histograms ``cum``: their gain,
+    def evaluate(self, hist: Float32Array, ids: IntArray) -> None:
+        """Best split of the nodes ``ids`` with cumulative histograms ``hist``: their gain,
         feature and left bins."""
-        k, num, last = cum.shape[0], self.n_num, self.slots - 1
-        totals, count = cum[:, :, last, 0], self.count[ids]  # (node, statistic), (node,)
-        lsum = np.empty((k, 2, 2, last, self.n_features), dtype=np.float32)
-        lsum[:, 0, :, :, :num] = cum[:, :, :last, :num]  # missing values right, then left
-        missing = cum[:, :, last, None, :num] - cum[:, :, last - 1, None, :num]
-        np.add(lsum[:, 0, :, :, :num], missing, out=lsum[:, 1, :, :, :num])
-        if num < self.n_features:
-            order, used = self.categories(cum[..., num:], totals, count, lsum[..., num:])
-        score, index = self.best(lsum, totals, count)
+        (num, cat), gaps, last = self.parts(hist), self.gaps, self.slots - 1
+        k, nn, nc, tn = hist.shape[0], self.n_num, cat.shape[4], self.thresholds
+        num = num.transpose(0, 1, 3, 2, 4)  # (node, statistic, block, position, feature)
+        totals, count = (num if nn else cat)[:, :, -1, -1, 0], self.count[ids]  # (node, stat)
+        row, code, rank, ranked = self.categories(cat, totals, count)
+        a, b, tc = tn * nn, tn * (nn + gaps.size), ranked.shape[3]
+        lsum = np.empty((k, 2, b + 2 * nc * tc), dtype=np.float32)  # (node, stat, candidate)
+        missing = num[:, :, -1, -1, gaps] - num[:, :, -1, -2, gaps]
+        num = num[:, :, : tn // self.step]
+        lsum[:, :, :a].reshape(num.shape)[...] = num  # thresholds, the missing values right,
+        out = lsum[:, :, a:b].reshape(*num.shape[:4], gaps.size)
+        np.add(num[..., gaps], missing[:, :, None, None], out=out)  # then left where any
+        if tn == self.blocks[0] * self.step:  # the last "threshold" is the missing bin: invalid
+            lsum[:, 1, a - nn : a] = lsum[:, 1, b - gaps.size : b] = -1.0
+        out = lsum[:, :, b:].reshape(k, 2, 2, nc, tc)  # ranks, the pool right, then left
+        np.cumsum(ranked, axis=3, out=out[:, :, 0].transpose(0, 2, 1, 3))
+        pool = totals[:, :, None] - out[:, :, 0, :, -1]  # the sums outside the ranked ones
+        np.add(out[:, :, 0], pool[..., None], out=out[:, :, 1])
+        where = np.concatenate([self.where, self.cat_where[:, :, :tc].ravel()])
+        blocks = [(s, r, c) for s, r, c in ((0, 1, a), (a, 1, b - a), (b, 2 * nc, tc)) if r * c]
+        score, index = self.best(lsum, totals, count, blocks, where)
         option, threshold, feat = np.unravel_index(index, (2, last, self.n_features))
         missing_left = option.astype(bool)
         left_bins = np.arange(self.slots)[None, :] <= threshold[:, None]
         left_bins[:, last] = missing_left
-        nodes = np.flatnonzero(feat >= num)
-        if nodes.size:
-            o, u = order[nodes, feat[nodes] - num], used[nodes, feat[nodes] - num]
-            rank = np.empty_like(o)
-            np.put_along_axis(rank, o, np.arange(o.shape[1])[None, :], axis=1)
-            goes = np.where(u, rank <= threshold[nodes, None], missing_left[nodes, None])
-            left_bins[nodes] = missing_left[nodes, None]  # unseen codes go with the pool
-            left_bins[nodes, : self.cat_bins], left_bins[nodes, last] = goes[:, :-1], goes[:, -1]
+        nodes = np.flatnonzero(feat >= nn)
+        if nodes.size:  # the pool (rare, unseen or missing codes) goes with the missing values
+            left_bins[nodes] = missing_left[nodes, None]
+            which = np.full(k * nc, -1)
+            which[nodes * nc + feat[nodes] - nn] = nodes
+            at = which[row]
+            sel = np.flatnonzero(at >= 0)
+            at, bins = at[sel], code[sel]
+            left_bins[at, np.where(bins < self.cat_bins, bins, last)] = rank[sel] <= threshold[at]
         grad, hess = totals[:, 0].astype(np.float64), totals[:, 1].astype(np.float64)
         parent = grad**2 / (hess + self.l2)
         improvement = score - parent
@@ -358,49 +393,61 @@ class _Grower:
         self.feature[ids], self.table[ids] = feat, left_bins
 
     def categories(
-        self, cum: Float32Array, totals: Float32Array, count: FloatArray, out: Float32Array
-    ) -> tuple[IntArray, BoolArray]:
-        """Fill ``out`` (node, option, statistic, threshold, feature) for categorical features:
-        left sums over the supported categories sorted by G / (H + 10), the pool of the others
-        going right, then left. Returns the sort order and the support (node, feature, bin)
-        of the codes' bins and, last, the missing bin."""
-        k, nb, last = cum.shape[0], self.cat_bins, self.slots - 1
-        raw = np.empty((k, 2, nb + 1, cum.shape[3]), dtype=np.float32)  # per-category sums
-        raw[:, :, 0] = cum[:, :, 0]
-        np.subtract(cum[:, :, 1:nb], cum[:, :, : max(nb - 1, 0)], out=raw[:, :, 1:nb])
-        np.subtract(cum[:, :, last], cum[:, :, last - 1], out=raw[:, :, nb])
-        raw = np.ascontiguousarray(raw.transpose(0, 3, 1, 2))  # (node, feature, stat, bin)
-        factor = count / np.maximum(totals[:, 1], 1e-30)
-        used = raw[:, :, 1] * factor[:, None, None] >= CATEGORY_SUPPORT
-        key = np.where(used, raw[:, :, 0] / (raw[:, :, 1] + CATEGORY_SUPPORT), np.inf)
-        order = np.argsort(key, axis=2, kind="stable")
-        start = np.arange(0, raw.size, nb + 1).reshape((*raw.shape[:3], 1))
-        ranked = raw.ravel()[order[:, :, None] + start]
-        ranked *= np.arange(nb + 1) < used.sum(axis=2)[:, :, None, None]
-        cumulative = np.cumsum(ranked, axis=3).transpose(0, 2, 3, 1)  # (node, stat, bin, feat)
-        out[:, 0, :, : nb + 1] = cumulative
-        out[:, 0, :, nb + 1 :] = cumulative[:, :, -1:]
-        np.add(out[:, 0], (totals[:, :, None] - cumulative[:, :, -1])[:, :, None], out=out[:, 1])
-        return order, used
+        self, cum: Float32Array, totals: Float32Array, count: FloatArray
+    ) -> tuple[IntArray, IntArray, IntArray, Float32Array]:
+        """The categories with support, per (node, feature) row: row, code (``cat_bins`` for
+        the missing bin) and rank by G / (H + 10); and their sums (node, feature, statistic,
+        rank), up to the most any row supports."""
+        k, nc, nb, last = cum.shape[0], cum.shape[4], self.cat_bins, self.slots - 1
+        cum = np.ascontiguousarray(cum.transpose(0, 4, 1, 3, 2)).reshape(k * nc, 2, self.slots)
+        raw = np.empty((k * nc, 2, nb + 1), dtype=np.float32)  # per-category sums
+        raw[..., 0] = cum[..., 0]
+        np.subtract(cum[..., 1:nb], cum[..., : max(nb - 1, 0)], out=raw[..., 1:nb])
+        np.subtract(cum[..., last], cum[..., last - 1], out=raw[..., nb])
+        scaled = raw[:, 1] * np.repeat(count / np.maximum(totals[:, 1], 1e-30), nc)[:, None]
+        row, code = np.divmod(np.flatnonzero(scaled >= CATEGORY_SUPPORT), nb + 1)
+        sums = raw[row, :, code]
+        order = np.lexsort((sums[:, 0] / (sums[:, 1] + CATEGORY_SUPPORT), row))  # stable
+        row, code, sums = row[order], code[order], sums[order]
+        n_used = np.bincount(row, None, k * nc)
+        rank = np.arange(row.size) - (np.cumsum(n_used) - n_used)[row]
+        ranked = np.zeros((k, nc, max(int(n_used.max(initial=0)), 1), 2), dtype=np.float32)
+        ranked.reshape(k * nc, ranked.shape[2], 2)[row, rank] = sums
+        return row, code, rank, ranked.transpose(0, 1, 3, 2)
 
     def best(
-        self, lsum: Float32Array, totals: Float32Array, count: FloatArray
+        self,
+        lsum: Float32Array,
+        totals: Float32Array,
+        count: FloatArray,
+        blocks: list[tuple[int, int, int]],
+        where: IntArray,
     ) -> tuple[FloatArray, IntArray]:
-        """Per node, the best score GL²/HL + GR²/HR over ``lsum``'s (option, threshold,
-        feature) cells whose children have enough rows and hessian, and its flat index."""
-        grad, hess = totals[:, 0, None, None, None], totals[:, 1, None, None, None]
+        """Per node, the best score GL²/HL + GR²/HR over ``lsum``'s candidates whose children
+        have enough rows and hessian, and its index in ``where`` (the lowest of equals). The
+        ``blocks`` (start, rows, columns) of candidates are in ``where`` order along a row."""
+        grad, hess = totals[:, 0, None], totals[:, 1, None]
         rows_per_hessian = np.maximum(count, 1.0) / np.maximum(totals[:, 1], 1e-30)
         low = np.maximum(self.min_leaf / rows_per_hessian, MIN_HESSIAN).astype(np.float32)
-        low = low[:, None, None, None]
-        lg, lh = lsum[:, :, 0], lsum[:, :, 1]
+        lg, lh, low = lsum[:, 0], lsum[:, 1], low[:, None]
         rh = hess - lh
-        score = lg * lg
-        score /= np.maximum(lh, low) + self.l2
-        right = grad - lg
-        right *= right
-        right /= np.maximum(rh, low) + self.l2
+        valid = np.minimum(lh, rh) >= low  # other cells score 0, below the node's G²/H
+        lh, rh = np.maximum(lh, low), np.maximum(rh, low)
+        if self.l2:
+            lh += self.l2
+            rh += self.l2
+        score = np.square(lg)
+        score /= lh
+        right = np.subtract(grad, lg, out=lh)
+        np.square(right, out=right)
+        right /= rh
         score += right
-        score *= (lh >= low) & (rh >= low)  # invalid cells score 0, below the node's G²/H
-        flat = score.reshape(lsum.shape[0], -1)
-        index = flat.argmax(axis=1)
-        return flat[np.arange(index.size), index].astype(np.float64), index
+        score *= valid
+        k, firsts = lsum.shape[0], []
+        for a, r, c in blocks:  # the first best of each row of each block
+            firsts.append(score[:, a : a + r * c].reshape(k, r, c).argmax(2) + a + c * np.arange(r))
+        at = np.hstack(firsts)
+        value = score[np.arange(k)[:, None], at]
+        top = value.max(axis=1)
+        index = np.where(value == top[:, None], where[at], np.iinfo(np.intp).max).min(axis=1)
+        return top.astype(np.float64), index
