@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from datasketches import kll_doubles_sketch
 
-from assay.profiles.kll import add_sorted, batch_sketch, capacity, mix
+from assay.profiles.kll import add_sorted, batch_sketch, capacity, items_and_weights, mix
 
 
 def _levels(sketch: kll_doubles_sketch) -> tuple[int, int]:
@@ -88,3 +88,19 @@ def test_add_sorted_leaves_small_batches_to_update() -> None:
     plain.update(ordered)
     add_sorted(ours, ordered, seed=1)
     assert bytes(ours.serialize()) == bytes(plain.serialize())
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 800, 801, 70_000])
+def test_items_and_weights_are_the_sketch_iterators_pairs(n: int) -> None:
+    rng = np.random.default_rng(n)
+    plain, ours = kll_doubles_sketch(800), kll_doubles_sketch(800)
+    if n:
+        plain.update(rng.normal(size=n))
+        for i in range(3):
+            add_sorted(ours, np.sort(rng.normal(size=n)), seed=i)
+    for sketch in (plain, ours):
+        items, weights = items_and_weights(sketch)
+        pairs = list(sketch)
+        assert items.tolist() == [float(v) for v, _ in pairs]
+        assert weights.tolist() == [float(w) for _, w in pairs]
+        assert weights.sum() == sketch.n

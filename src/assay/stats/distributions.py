@@ -29,6 +29,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.profiles.kll import items_and_weights
+
 FloatArray = npt.NDArray[np.float64]
 
 SKETCH_N_MISMATCH = (
@@ -174,10 +176,7 @@ class NumericDistribution:
         if self.kll is None or self.n == 0:
             empty = np.zeros(0)
             return StepCdf(empty, empty, empty)
-        pairs = list(self.kll)
-        points = np.fromiter((item for item, _ in pairs), dtype=np.float64, count=len(pairs))
-        weights = np.fromiter((w for _, w in pairs), dtype=np.float64, count=len(pairs))
-        return _step_cdf(points, weights)
+        return _step_cdf(*items_and_weights(self.kll))
 
     def cdf(self, points: npt.ArrayLike) -> FloatArray:
         """P(X <= x) at every point (for a sketch: the same as ``get_cdf(..., inclusive=True)``)."""
