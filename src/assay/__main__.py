@@ -1,4 +1,4 @@
-from assay.cli import main
+from assay._entry import main
 
 if __name__ == "__main__":
     main()

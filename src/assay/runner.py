@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from assay import _gc
 from assay._version import __version__
 from assay.checks import load_builtin
 from assay.checks._context import Context
@@ -275,6 +276,7 @@ def run_audit(
         if progress:
             progress("profiling the datasets", 0, len(to_run))
         _ = ctx.scans  # one pass over every dataset before any check; unreadable data: exit 2
+        _gc.resume()  # the command line paused the collector for start-up and the pass
         for item in to_run:
             if item.info.prepare is not None:
                 _prepare(item.info, spec, ctx)
