@@ -18,7 +18,12 @@ from assay.profiles._frames import write_frame
 from assay.profiles.engine import Task
 from assay.profiles.pool import WorkerPool
 from assay.sources.readers import ParquetReader
-from assay.stats.domain_classifier import domain_classifier
+from assay.stats.domain_classifier import (
+    domain_classifier,
+    finish_folds,
+    fit_folds,
+    prepare_folds,
+)
 
 
 def test_a_call_runs_in_another_process_and_returns_its_result() -> None:
@@ -65,6 +70,18 @@ def test_the_domain_classifier_gives_the_same_result_on_a_worker() -> None:
     with WorkerPool(1) as pool:  # on the pass worker, which refuses pandas
         there = pool.submit(fit, ref, cur).result(timeout=120)
     assert (there.auc, there.ci_low, there.ci_high) == (here.auc, here.ci_low, here.ci_high)
+
+
+def test_folds_fitted_in_two_processes_give_the_one_process_result() -> None:
+    """drift.multivariate fits fold 0 on a worker and fold 1 here: the same numbers."""
+    ref = pa.table({"a": [float(i % 7) for i in range(400)], "b": ["x", "y", "z", "w"] * 100})
+    cur = pa.table({"a": [float(i % 5) for i in range(400)], "b": ["x", "y", "y", "w"] * 100})
+    whole = domain_classifier(ref, cur, seed=4, max_iter=15)
+    folds = prepare_folds(ref, cur, seed=4, max_iter=15)
+    with WorkerPool(1) as pool:
+        first = pool.submit(fit_folds, folds, [0])
+        split = finish_folds(folds, [*first.result(timeout=120), *fit_folds(folds, [1])])
+    assert split == whole
 
 
 def test_background_calls_go_to_the_warmed_helper_not_the_pass_worker() -> None:

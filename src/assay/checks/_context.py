@@ -63,7 +63,7 @@ class Context:
         """Findings of the checks run so far; complete for ``after_checks`` checks."""
         self.pool: WorkerPool | None = None
         """Worker processes of the profile pass, when it ran on them, for background work."""
-        self.jobs: dict[Any, Future[Any]] = {}
+        self.jobs: dict[Any, Any] = {}
         """Background work started by checks' ``prepare`` hooks, by key."""
         self.now: datetime | None = None
         """The audit's clock (``run_audit``'s ``now``): checks judge dates against it."""

@@ -7,7 +7,6 @@ pass sampled; subjects are the current dataset's name.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from assay.checks._context import Context
@@ -71,9 +70,12 @@ def _classifier_inputs(ctx: Context, pair: Pair) -> tuple[Any, Any, list[str]] |
 
 
 def _start_classifiers(ctx: Context, params: CheckParams) -> None:
-    """Fit each comparison's domain classifier in the background (on an idle worker)."""
-    from assay.stats.domain_classifier import domain_classifier
+    """Start each comparison's domain classifier on a worker: the first fold's model fits
+    there while this process runs the checks before this one, then fits the other fold."""
+    from assay.stats.domain_classifier import fit_folds, prepare_folds
 
+    if ctx.pool is None:  # no worker: the check fits every fold at once when it runs
+        return
     for pair in pairs(ctx):
         inputs = _classifier_inputs(ctx, pair)
         if inputs is None:
@@ -81,12 +83,13 @@ def _start_classifiers(ctx: Context, params: CheckParams) -> None:
         ref, cur, features = inputs
         if min(ref.num_rows, cur.num_rows) < params.min_rows or not features:
             continue
-        fit = partial(
-            domain_classifier, seed=params.rng_seed(pair.current), max_iter=MULTIVARIATE_ITERATIONS
+        folds = prepare_folds(
+            ref.select(features),
+            cur.select(features),
+            seed=params.rng_seed(pair.current),
+            max_iter=MULTIVARIATE_ITERATIONS,
         )
-        ctx.jobs[(params.info.id, pair.current)] = ctx.submit(
-            fit, ref.select(features), cur.select(features)
-        )
+        ctx.jobs[(params.info.id, pair.current)] = (folds, ctx.submit(fit_folds, folds, [0]))
 
 
 @check(
@@ -109,7 +112,7 @@ def multivariate_drift(ctx: Context, params: CheckParams) -> list[Finding]:
     past the fail level and its bootstrap interval lies above 0.5; past the warn level, or
     past the fail level with an interval that reaches 0.5, it warns.
     """
-    from assay.stats import domain_classifier
+    from assay.stats.domain_classifier import domain_classifier, finish_folds, fit_folds
 
     findings = []
     for pair in pairs(ctx):
@@ -131,16 +134,17 @@ def multivariate_drift(ctx: Context, params: CheckParams) -> list[Finding]:
             findings.append(params.insufficient(subject, min(ref.num_rows, cur.num_rows)))
             continue
         started = ctx.jobs.pop((params.info.id, pair.current), None)
-        result = (
-            started.result()
-            if started is not None
-            else domain_classifier(
+        if started is not None:
+            folds, first = started
+            rest = fit_folds(folds, range(1, folds.n_splits))
+            result = finish_folds(folds, [*first.result(), *rest])
+        else:
+            result = domain_classifier(
                 ref.select(features),
                 cur.select(features),
                 seed=params.rng_seed(pair.current),
                 max_iter=MULTIVARIATE_ITERATIONS,
             )
-        )
         metrics = {
             "auc": result.auc,
             "auc_ci_low": result.ci_low,

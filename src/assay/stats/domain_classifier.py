@@ -16,7 +16,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -101,10 +103,59 @@ def domain_classifier(
     ``assay.stats._boosting.HistGradientBoosting`` (scikit-learn's
     ``HistGradientBoostingClassifier`` algorithm in NumPy) with ``max_iter`` trees and
     ``MAX_BINS`` bins, scored out of fold on a stratified split: each side's rows are shuffled
-    and dealt round-robin into ``n_splits`` folds, whose models are fitted together
-    (``fit_many``). Every random step draws from ``np.random.default_rng(seed)`` and the model
-    has none, so the same tables and seed give the same result.
+    and dealt round-robin into ``n_splits`` folds. Every random step draws from
+    ``np.random.default_rng(seed)`` and the model has none, so the same tables and seed give
+    the same result.
+
+    The stages are public so that folds can be fitted in different processes with the same
+    result: :func:`prepare_folds`, :func:`fit_folds` (any folds, anywhere), then
+    :func:`finish_folds`.
     """
+    folds = prepare_folds(
+        ref,
+        cur,
+        seed=seed,
+        n_splits=n_splits,
+        max_iter=max_iter,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        max_rows=max_rows,
+    )
+    return finish_folds(folds, fit_folds(folds, range(n_splits)))
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Encoded, labelled and folded samples, ready to fit (picklable, ~8 bytes per cell)."""
+
+    features: FloatArray
+    categorical: npt.NDArray[np.bool_]
+    labels: FloatArray
+    fold: IntArray
+    names: tuple[str, ...]
+    skipped: tuple[str, ...]
+    n_ref: int
+    n_cur: int
+    seed: int
+    n_splits: int
+    max_iter: int
+    n_bootstrap: int
+    confidence: float
+    rng_state: dict[str, Any]  # the generator after the folds were dealt: the bootstrap's
+
+
+def prepare_folds(
+    ref: pa.Table,
+    cur: pa.Table,
+    *,
+    seed: int,
+    n_splits: int = 2,
+    max_iter: int = 100,
+    n_bootstrap: int = 200,
+    confidence: float = 0.95,
+    max_rows: int = 5000,
+) -> Folds:
+    """Subsample, encode and fold the two samples (see :func:`domain_classifier`)."""
     ref_only = sorted(set(ref.column_names) - set(cur.column_names))
     cur_only = sorted(set(cur.column_names) - set(ref.column_names))
     if ref_only or cur_only:
@@ -122,34 +173,68 @@ def domain_classifier(
         raise ValueError(NO_FEATURES.format(columns=ref.column_names))
     labels = np.concatenate([np.zeros(ref.num_rows), np.ones(cur.num_rows)])
     fold = _stratified_folds(labels, n_splits, rng)
+    return Folds(
+        features=features,
+        categorical=np.asarray(categorical, dtype=bool),
+        labels=labels,
+        fold=fold,
+        names=tuple(names),
+        skipped=tuple(skipped),
+        n_ref=ref.num_rows,
+        n_cur=cur.num_rows,
+        seed=seed,
+        n_splits=n_splits,
+        max_iter=max_iter,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        rng_state=dict(rng.bit_generator.state),
+    )
+
+
+def fit_folds(folds: Folds, ks: Sequence[int]) -> list[tuple[FloatArray, FloatArray]]:
+    """For each fold ``k`` in ``ks``, fit on every other fold (the models together, with
+    ``fit_many``) and return fold ``k``'s held-out scores of current and of reference rows."""
+    template = HistGradientBoosting(max_iter=folds.max_iter, max_bins=MAX_BINS)
+    models = template.fit_many(
+        folds.features, folds.labels, folds.categorical, [folds.fold != k for k in ks]
+    )
+    out = []
+    for k, model in zip(ks, models, strict=True):
+        test = folds.fold == k
+        scores = model.predict_proba_positive(folds.features[test])
+        held_out = folds.labels[test]
+        out.append((scores[held_out == 1], scores[held_out == 0]))
+    return out
+
+
+def finish_folds(
+    folds: Folds, scores: Sequence[tuple[FloatArray, FloatArray]]
+) -> DomainClassifierResult:
+    """The result from every fold's held-out scores (:func:`fit_folds`), in fold order."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = folds.rng_state
     fold_aucs: list[float] = []
-    boot = np.zeros(n_bootstrap)
-    template = HistGradientBoosting(max_iter=max_iter, max_bins=MAX_BINS)
-    models = template.fit_many(features, labels, categorical, [fold != k for k in range(n_splits)])
-    for k, model in enumerate(models):
-        test = fold == k
-        scores = model.predict_proba_positive(features[test])
-        held_out = labels[test]
-        positive, negative = scores[held_out == 1], scores[held_out == 0]
+    boot = np.zeros(folds.n_bootstrap)
+    for positive, negative in scores:
         ones = (np.ones((1, positive.size)), np.ones((1, negative.size)))
         fold_aucs.append(float(weighted_auc(positive, negative, *ones)[0]))
-        boot += bootstrap_auc(positive, negative, n_bootstrap, rng)
-    boot /= n_splits
-    tail = (1.0 - confidence) / 2.0 * 100.0
+        boot += bootstrap_auc(positive, negative, folds.n_bootstrap, rng)
+    boot /= folds.n_splits
+    tail = (1.0 - folds.confidence) / 2.0 * 100.0
     low, high = np.percentile(boot, [tail, 100.0 - tail])
     return DomainClassifierResult(
         auc=float(np.mean(fold_aucs)),
         ci_low=float(low),
         ci_high=float(high),
-        confidence=confidence,
-        n_ref=ref.num_rows,
-        n_cur=cur.num_rows,
-        n_splits=n_splits,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
+        confidence=folds.confidence,
+        n_ref=folds.n_ref,
+        n_cur=folds.n_cur,
+        n_splits=folds.n_splits,
+        n_bootstrap=folds.n_bootstrap,
+        seed=folds.seed,
         fold_aucs=tuple(fold_aucs),
-        features=tuple(names),
-        skipped=tuple(skipped),
+        features=folds.names,
+        skipped=folds.skipped,
     )
 
 
