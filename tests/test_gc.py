@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,10 +50,13 @@ def test_the_executable_pauses_it_for_data_commands_only(
     monkeypatch: pytest.MonkeyPatch, command: str, paused: bool
 ) -> None:
     seen = []
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()})
+    monkeypatch.delitem(os.environ, "OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.setattr(sys, "argv", ["assay", command])
     monkeypatch.setattr(assay.cli, "main", lambda: seen.append(gc.isenabled()))
     _entry.main()
     assert seen == [not paused]
+    assert (os.environ.get("OPENBLAS_NUM_THREADS") == "1") is paused
 
 
 def test_an_audit_resumes_it_after_the_pass(tmp_path: Path) -> None:

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
-from assay.probes import Attempt, Session, run_probes
 from assay.spec.models import Spec
+
+if TYPE_CHECKING:  # the probes (and http.client, ssl) load when a spec has an endpoint
+    from assay.probes import Attempt, Session
 
 JOB = "security.probes"
 """The key of the probe session in ``ctx.jobs`` (shared by the three checks)."""
@@ -58,6 +61,8 @@ def _categories(spec: Spec) -> tuple[str, ...]:
 
 def _probe(spec: Spec) -> Session:
     assert spec.generative is not None
+    from assay.probes import run_probes
+
     return run_probes(spec.generative, seed=spec.seed, categories=_categories(spec))
 
 
