@@ -107,3 +107,11 @@ def test_the_conversions_and_the_profile_pass_never_import_pandas(tmp_path: obje
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_floats_without_copy_view_arrows_float64_memory_read_only() -> None:
+    source = pa.array([1.5, 2.5, 3.5])
+    view = floats(source, copy=False)
+    assert not view.flags.writeable and view.tolist() == [1.5, 2.5, 3.5]
+    widened = floats(pa.array([1, 2], pa.int16()), copy=False)  # a conversion is a copy anyway
+    assert widened.dtype == np.float64 and widened.tolist() == [1.0, 2.0]

@@ -29,8 +29,10 @@ def _chunks(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return list(array.chunks) if isinstance(array, pa.ChunkedArray) else [array]
 
 
-def floats(array: pa.Array | pa.ChunkedArray) -> FloatArray:
-    """A numeric (or boolean) Arrow array without nulls as a new, writable float64 array.
+def floats(array: pa.Array | pa.ChunkedArray, *, copy: bool = True) -> FloatArray:
+    """A numeric (or boolean) Arrow array without nulls as a new, writable float64 array —
+    or, with ``copy=False``, as a read-only view of Arrow's memory where it already holds
+    float64 values in one chunk.
 
     Integers and floats pass through DLPack; other types (booleans, decimals, half floats)
     are cast to float64 by Arrow first. Dates and timestamps are not converted here: cast
@@ -48,7 +50,7 @@ def floats(array: pa.Array | pa.ChunkedArray) -> FloatArray:
     if not parts:
         return np.empty(0, np.float64)
     if len(parts) == 1:
-        return np.array(parts[0], dtype=np.float64)
+        return np.array(parts[0], dtype=np.float64, copy=copy or None)
     return np.concatenate(parts, dtype=np.float64)
 
 

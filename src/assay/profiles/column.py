@@ -310,7 +310,7 @@ def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         array = array.cast(pa.int64())
     if pa.types.is_decimal(array.type):
         array = array.cast(pa.float64())
-    return floats(array)  # a writable copy: DataSketches refuses Arrow's read-only buffers
+    return floats(array, copy=False)  # read-only where Arrow holds float64: only read here
 
 
 def _least(a: Any, b: Any) -> Any:
