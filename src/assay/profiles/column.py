@@ -101,6 +101,7 @@ class ColumnProfile:
             return hashes
         present = pc.drop_null(array) if nulls else array
         valid = _validity(array) if nulls else None
+        kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
         if self.logical in NUMERIC:
             x = _as_float(present)
             nan = np.isnan(x)
@@ -109,15 +110,17 @@ class ColumnProfile:
             if has_nan:  # NaN is counted in `nans`: neither an item nor a distinct value
                 counted = counted[~nan]
                 present = pc.filter(present, bool_array(~nan))
-            self._count_items(present, counted, array.type)
+            self._count_items(present, counted, kind)
             self._update_numeric(x, nan if has_nan else None)
         else:
             counted = hashes if valid is None else hashes[valid]
-            batch = self._count_items(present, counted, array.type)
+            batch = self._count_items(present, counted, kind)
             if batch:  # the batch's own distinct values: min and max without a string scan
                 keys = list(batch)
                 self.min, self.max = _least(self.min, min(keys)), _greatest(self.max, max(keys))
             else:
+                if kind != array.type:
+                    present = present.dictionary_decode()
                 bounds = pc.min_max(present)
                 self.min = _least(self.min, bounds["min"].as_py())
                 self.max = _greatest(self.max, bounds["max"].as_py())
@@ -306,6 +309,8 @@ def _validity(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Numbers as float64 (dates as days, timestamps in their unit since the epoch)."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
     if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
         array = array.cast(pa.int64())
     if pa.types.is_decimal(array.type):

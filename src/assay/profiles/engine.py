@@ -31,7 +31,7 @@ from assay.profiles.column import ColumnProfile
 from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.table import TableProfile
-from assay.sources.readers import row_slices
+from assay.sources.readers import dictionary_columns, row_slices
 
 if TYPE_CHECKING:
     from assay.sources.datasets import Dataset
@@ -73,6 +73,7 @@ class Task:
     rows: int
     sample_rows: np.ndarray  # global row numbers to keep, within this slice
     exact_limit: int | None
+    dictionary: tuple[str, ...] = ()  # text columns the reader delivers dictionary-encoded
 
 
 @dataclass
@@ -109,7 +110,8 @@ def run_task(task: Task) -> TaskResult:
         for name in task.columns:
             array = batch.column(name)
             if name not in profiles:
-                profiles[name] = ColumnProfile.empty(name, array.type, **kwargs)
+                kind = array.type.value_type if name in task.dictionary else array.type
+                profiles[name] = ColumnProfile.empty(name, kind, **kwargs)
             hashes = profiles[name].update(array)
             group = task.groups.get(name)
             if group is not None:
@@ -123,7 +125,10 @@ def run_task(task: Task) -> TaskResult:
             )
             if picked.size:
                 for name in task.columns:
-                    sample[name].append(batch.column(name).take(int64_array(picked)))
+                    taken = batch.column(name).take(int64_array(picked))
+                    if name in task.dictionary:
+                        taken = taken.dictionary_decode()
+                    sample[name].append(taken)
         position += n
     if position != task.rows:
         raise RuntimeError(f"{task.dataset}: read {position} rows where {task.rows} were expected")
@@ -140,7 +145,10 @@ def run_task(task: Task) -> TaskResult:
 
 def _read(task: Task) -> Iterator[pa.RecordBatch]:
     """The task's batches; a file that breaks mid-read is bad input, named, exit 2."""
-    batches = task.reader(task.columns, task.parts)
+    if task.dictionary:
+        batches = task.reader(task.columns, task.parts, dictionary=task.dictionary)
+    else:
+        batches = task.reader(task.columns, task.parts)
     while True:
         try:
             batch = next(batches)
@@ -163,6 +171,7 @@ def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: i
         sample = sample_rows(ds.rows, options.sample_size, options.seed, name)
         reader = ds.reader
         slices = row_slices(ds)
+        encoded = dictionary_columns(ds)
         column_groups = _column_groups(ds.columns, 1 if len(slices) >= 2 * workers else 2 * workers)
         for part, (parts, offset, rows) in enumerate(slices):
             inside = sample[(sample >= offset) & (sample < offset + rows)]
@@ -179,6 +188,7 @@ def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: i
                         rows=rows,
                         sample_rows=inside,
                         exact_limit=options.exact_limit,
+                        dictionary=tuple(c for c in columns if c in encoded),
                     )
                 )
     return tasks

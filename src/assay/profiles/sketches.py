@@ -30,6 +30,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay._arrow import bools, int64_array
+
 DISTINCT_K = 4096
 """Hashes a distinct-count sketch keeps: exact below this many distinct values."""
 
@@ -45,11 +47,43 @@ def column_seed(name: str) -> int:
 
 
 def hash_array(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
-    """64-bit hashes of every value (nulls hash to one fixed value), as a uint64 array."""
+    """64-bit hashes of every value (nulls hash to one fixed value), as a uint64 array.
+
+    A dictionary-encoded array hashes like its decoded values: its dictionary is hashed once
+    and the hashes are gathered by index, so the profile pass can read text columns
+    dictionary-encoded (much cheaper than decoding) and get the same row hashes and sketches.
+    """
+    if pa.types.is_dictionary(values.type):
+        chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        parts = [_hash_dictionary(chunk, seed) for chunk in chunks]
+        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
     hashed: np.ndarray = series.hash(seed=seed).to_numpy()
     return hashed
+
+
+def _hash_dictionary(array: pa.DictionaryArray, seed: int) -> np.ndarray:
+    # The dictionary and one null after it: the hash a null value gets.
+    table = hash_array(
+        pa.concat_arrays([array.dictionary, pa.nulls(1, array.type.value_type)]), seed
+    )
+    indices = array.indices
+    if not indices.null_count:
+        gathered: np.ndarray = table[np.from_dlpack(indices)]
+        return gathered
+    out = np.full(len(array), table[-1])
+    out[bools(pc.is_valid(indices))] = table[np.from_dlpack(pc.drop_null(indices))]
+    return out
+
+
+def dictionary_counts(values: pa.DictionaryArray) -> tuple[pa.Array, pa.Array]:
+    """The distinct values of a dictionary array without nulls and their counts (int64): the
+    counts of the indices, not a hash of every value."""
+    counts = np.bincount(np.from_dlpack(values.indices), minlength=len(values.dictionary))
+    used = np.flatnonzero(counts)
+    items = values.dictionary.take(int64_array(used))
+    return items, int64_array(counts[used])
 
 
 @dataclass
@@ -156,12 +190,15 @@ class FrequentItems:
             values = values.combine_chunks()
         if len(values) == 0:
             return {}
-        if pa.types.is_dictionary(values.type):
-            values = values.dictionary_decode()
-        counted = pc.value_counts(pc.drop_null(values))
-        items, counts = counted.field("values"), counted.field("counts")
+        if pa.types.is_dictionary(values.type) and not values.dictionary.null_count:
+            items, counts = dictionary_counts(pc.drop_null(values))
+        else:
+            if pa.types.is_dictionary(values.type):
+                values = values.dictionary_decode()
+            counted = pc.value_counts(pc.drop_null(values))
+            items, counts = counted.field("values"), counted.field("counts")
         cut = 0
-        if len(counted) > self.cap:
+        if len(items) > self.cap:
             if not self.summarise:
                 self.drop()
                 return None
