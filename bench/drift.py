@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=BENCH / ".venv" / "bin" / "python",
         help="interpreter with evidently and whylogs (default: bench/.venv)",
     )
+    ap.add_argument(
+        "--floor-repeats",
+        type=int,
+        default=3,
+        help="reads per seed for the floors; the fastest counts (default: %(default)s)",
+    )
     ap.add_argument("--interval", type=float, default=0.05, help="RSS sampling period, s")
     ap.add_argument("--row-group-size", type=int, default=common.ROW_GROUP_SIZE)
     ap.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up runs")
@@ -243,6 +249,31 @@ def save(results: dict[str, Any], args: argparse.Namespace) -> None:
     tmp.replace(args.markdown)
 
 
+FLOORS = ("floor", "floor-iter")
+
+
+def fastest_floor(
+    tool: str,
+    rows: int,
+    seed: int,
+    data: Path,
+    truth: dict[str, Any],
+    args: argparse.Namespace,
+    out_root: Path,
+) -> dict[str, Any]:
+    """The fastest of ``--floor-repeats`` reads. A floor is the least a read costs; on this
+    VM one read varies by half (memory the host backs on first touch), and the noise of a
+    single read would move every Assay/floor ratio. Every time is kept in the record."""
+    tries = [
+        run_tool(tool, rows, seed, data, truth, args, out_root=out_root)
+        for _ in range(args.floor_repeats)
+    ]
+    done = [t for t in tries if t["status"] == "ok" and t.get("wall_s") is not None]
+    best = dict(min(done, key=lambda t: t["wall_s"]) if done else tries[-1])
+    best["repeats_wall_s"] = [t.get("wall_s") for t in tries]
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render_only:
@@ -290,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             "tools": args.tools,
             "timeout_s": args.timeout,
             "rss_interval_s": args.interval,
+            "floor_repeats": args.floor_repeats,
             "row_group_size": args.row_group_size,
         },
         "datasets": previous.get("datasets", []),
@@ -371,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                         "error": f"not run: did not finish in {duration(args.timeout)} at "
                         f"{common.format_rows(gave_up[tool])} rows",
                     }
+                elif tool in FLOORS and args.floor_repeats > 1:
+                    r = fastest_floor(tool, rows, seed, data, truth, args, out_root)
                 else:
                     r = run_tool(tool, rows, seed, data, truth, args, out_root=out_root)
                     if r["status"] == "timeout":

@@ -42,7 +42,9 @@ HOW_TO_READ = """\
   whylogs/Assay divide the peer's time by Assay's on the same seeds (the peer seeds only).
   A peer that was killed at the timeout gives a lower bound ("> n×").
 - The floor is the least any tool can spend: reading both files. A tool cannot beat it;
-  the targets measure how close Assay stays to it.
+  the targets measure how close Assay stays to it. Each seed's floor is the fastest of
+  three reads (`--floor-repeats`), every other tool runs once: on this VM a single read
+  varies by up to half, and taking the fastest makes the Assay/floor ratio the strict one.
 - Tables are read from the page cache (the harness generated them just before), so disk
   speed does not enter; every tool ran once untimed on the smallest tables first, so
   byte-compiled modules are warm for all of them alike.
