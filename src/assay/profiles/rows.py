@@ -49,12 +49,16 @@ class RowHashes:
         covered = {c for c, g in self.groups.items() if g in chosen}
         if covered != wanted:
             return None
-        total: np.ndarray | None = None
-        for group in chosen:
-            array = self.arrays.get(group)
-            if array is None:
-                continue
-            total = array.copy() if total is None else total + array
+        present = [a for g in sorted(chosen) if (a := self.arrays.get(g)) is not None]
+        if not present:
+            return None
+        if len(present) == 1:  # one group: its own array, read-only (no 8-byte-per-row copy)
+            view = present[0].view()
+            view.flags.writeable = False
+            return view
+        total: np.ndarray = present[0] + present[1]
+        for array in present[2:]:
+            total += array
         return total
 
 
@@ -96,10 +100,9 @@ def conflicting_labels(features: np.ndarray, labels: np.ndarray) -> GroupFacts:
     rows = int(features.size)
     if rows == 0:
         return GroupFacts(0, 0, 0, 0, [])
-    distinct = sorted_unique(labels)
-    if distinct.size > 256:  # not a class label; the label check skips such targets anyway
+    distinct, codes = _few_distinct(labels, 256)
+    if distinct is None:  # not a class label; the label check skips such targets anyway
         return _conflicting_labels_by_lexsort(features, labels)
-    codes = np.searchsorted(distinct, labels).astype(np.uint64)
     bits = max(1, int(distinct.size - 1).bit_length())
     low = np.uint64((1 << bits) - 1)
     keys = np.sort((features & ~low) | codes)
@@ -126,6 +129,36 @@ def conflicting_labels(features: np.ndarray, labels: np.ndarray) -> GroupFacts:
         pick = idx[np.lexsort((group[starts[idx]], -sizes[idx]))][:EXAMPLES]
         examples = [{"count": int(sizes[i]), "labels": int(labels_per_group[i])} for i in pick]
     return GroupFacts(rows, 0, int(conflicting.sum()), int(sizes[conflicting].sum()), examples)
+
+
+def _few_distinct(values: np.ndarray, limit: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """The sorted distinct values, if at most ``limit``, and each value's code (its index
+    among them, as uint64); ``(None, ...)`` past the limit.
+
+    Labels take a few values: the distinct ones of a leading slice are checked against every
+    row with one binary search (a full sort of 5 M hashes would take ~0.1 s); only when some
+    row holds another value does a full sort find them all.
+    """
+    empty = np.empty(0, np.uint64)
+    distinct = sorted_unique(values[:65_536])
+    if distinct.size > limit:
+        return None, empty
+    if distinct.size <= 8:  # a compare per value is cheaper than a binary search
+        codes = np.zeros(values.size, np.int64)
+        matched = 0
+        for i, value in enumerate(distinct):
+            equal = values == value
+            codes[equal] = i
+            matched += int(np.count_nonzero(equal))
+        if matched == values.size:
+            return distinct, codes.view(np.uint64)
+    codes = np.searchsorted(distinct, values)
+    if not np.array_equal(distinct[np.minimum(codes, distinct.size - 1)], values):
+        distinct = sorted_unique(values)
+        if distinct.size > limit:
+            return None, empty
+        codes = np.searchsorted(distinct, values)
+    return distinct, codes.view(np.uint64)  # indices are non-negative: same bits
 
 
 def _conflicting_labels_by_lexsort(features: np.ndarray, labels: np.ndarray) -> GroupFacts:
