@@ -9,6 +9,7 @@ from assay.profiles.rows import (
     RowHashes,
     _conflicting_labels_by_lexsort,
     _few_distinct,
+    all_distinct,
     conflicting_labels,
 )
 from assay.profiles.sketches import sorted_unique
@@ -55,3 +56,21 @@ def test_one_group_is_shared_read_only_and_several_are_summed() -> None:
     both = hashes.over(["x", "y"])
     assert both is not None and both.tolist() == (a + b).tolist()
     assert a.tolist() == [0, 1, 2, 3, 4]  # untouched
+
+
+def test_the_largest_whole_group_inside_the_columns_is_chosen() -> None:
+    f, lab, e = (np.arange(4, dtype=np.uint64) * k for k in (1, 2, 3))
+    groups = {"a": "features", "b": "features", "y": "label", "p": "extra"}
+    hashes = RowHashes("d", {"features": f, "label": lab, "extra": e, "id": None}, groups)
+    chosen = hashes.largest_group_within(["a", "b", "y", "p"])
+    assert chosen is not None and chosen[0] == "features" and chosen[1] is f
+    assert hashes.largest_group_within(["a", "y"]) == ("label", lab)  # "b" missing: not whole
+    assert hashes.largest_group_within(["a"]) is None
+
+
+def test_all_distinct() -> None:
+    assert all_distinct(np.empty(0, np.uint64)) and all_distinct(np.array([3], np.uint64))
+    values = np.random.default_rng(0).permutation(100_000).astype(np.uint64) * MIX
+    assert all_distinct(values)
+    values[77_777] = values[3]
+    assert not all_distinct(values)

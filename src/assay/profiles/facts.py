@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 
 from assay.profiles.column import ColumnProfile
 from assay.profiles.engine import ScanResult
-from assay.profiles.rows import EXAMPLES, GroupFacts, conflicting_labels, duplicate_groups, overlap
+from assay.profiles.rows import (
+    EXAMPLES,
+    GroupFacts,
+    all_distinct,
+    conflicting_labels,
+    duplicate_groups,
+    overlap,
+)
 from assay.profiles.sketches import column_seed, hash_array
 from assay.profiles.table import TableProfile
 from assay.sources.datasets import Dataset
@@ -59,6 +66,7 @@ class TableFacts:
     def __init__(self, datasets: Mapping[str, Dataset], scans: Mapping[str, ScanResult]) -> None:
         self._datasets = dict(datasets)
         self._scans = dict(scans)
+        self._distinct: dict[tuple[str, str], bool] = {}  # (dataset, hash group) -> all differ
 
     def _scan(self, ds: Dataset) -> ScanResult:
         return self._scans[ds.name]
@@ -154,6 +162,8 @@ class TableFacts:
     ) -> GroupFacts:
         """Rows that repeat on ``columns``; examples give group sizes and first row numbers,
         and the values only with ``show_values`` (for ids: row values may be personal data)."""
+        if self._known_distinct(ds, columns):
+            return GroupFacts(ds.rows, 0, 0, 0, [])
         facts = duplicate_groups(self.row_hashes(ds, columns))
         if show_values and facts.examples:
             rows = [e["rows"][0] for e in facts.examples]
@@ -164,7 +174,22 @@ class TableFacts:
 
     def conflicts(self, ds: Dataset, features: Sequence[str], target: str) -> GroupFacts:
         """Rows whose feature values are identical but whose labels differ."""
+        if self._known_distinct(ds, features):  # no two rows share features: nothing conflicts
+            return GroupFacts(ds.rows, 0, 0, 0, [])
         return conflicting_labels(self.row_hashes(ds, features), self.row_hashes(ds, [target]))
+
+    def _known_distinct(self, ds: Dataset, columns: Sequence[str]) -> bool:
+        """True when the pass's hashes show every row differs over ``columns``: tested once per
+        dataset and hash group (a sort), shared by the duplicate and label-conflict checks."""
+        scanned = self._scan(ds).hashes
+        found = scanned.largest_group_within(columns) if scanned is not None else None
+        if found is None:
+            return False
+        group, array = found
+        key = (ds.name, group)
+        if key not in self._distinct:
+            self._distinct[key] = all_distinct(array)
+        return self._distinct[key]
 
     def overlap(self, left: Dataset, right: Dataset, columns: Sequence[str]) -> int:
         """Rows of ``right`` whose values on ``columns`` also appear as a row of ``left``."""

@@ -61,14 +61,41 @@ class RowHashes:
             total += array
         return total
 
+    def largest_group_within(self, columns: Sequence[str]) -> tuple[str, np.ndarray] | None:
+        """The hash group with the most columns among those wholly inside ``columns``.
+
+        Rows that are all different over those columns are all different over ``columns``
+        too, so one sort of that group's array (no sum of groups) can settle a duplicate or
+        label-conflict question for any superset.
+        """
+        wanted = set(columns)
+        best: tuple[int, str] | None = None
+        for group in sorted(set(self.groups.values())):
+            members = {c for c, g in self.groups.items() if g == group}
+            usable = members <= wanted and self.arrays.get(group) is not None
+            if usable and (best is None or len(members) > best[0]):
+                best = (len(members), group)
+        if best is None:
+            return None
+        array = self.arrays[best[1]]
+        assert array is not None
+        return best[1], array
+
+
+def all_distinct(hashes: np.ndarray) -> bool:
+    """True when no two values are equal (a sort of 5 M hashes takes ~30 ms)."""
+    if hashes.size < 2:
+        return True
+    ordered = np.sort(hashes)
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
 
 def duplicate_groups(hashes: np.ndarray) -> GroupFacts:
     """Groups of rows with equal hashes; examples give sizes and the first row numbers."""
     rows = int(hashes.size)
     if rows == 0:
         return GroupFacts(0, 0, 0, 0, [])
-    ordered = np.sort(hashes)
-    if not (ordered[1:] == ordered[:-1]).any():  # the common case: a sort costs ~5 ms per 1 M
+    if all_distinct(hashes):  # the common case: a sort costs ~5 ms per 1 M
         return GroupFacts(rows, 0, 0, 0, [])
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
