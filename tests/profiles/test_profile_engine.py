@@ -150,3 +150,67 @@ def test_a_truncated_parquet_file_is_named(tmp_path: Path) -> None:
         scan({"d": ds}, ScanOptions(), executor=run_inline)
     assert str(tmp_path / "t.parquet") in str(info.value)
     assert "corrupt or truncated" in str(info.value)
+
+
+def test_distinct_bounds_from_earlier_tasks_leave_the_profile_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tasks that start after others finished skip hashes above the column's k-th smallest
+    so far; the merged distinct sketches must be exactly those of a pass without bounds."""
+    from assay.profiles.engine import PassHooks, Task, TaskResult, assemble, plan_tasks
+
+    monkeypatch.setattr("assay.sources.readers.SLICE_ROWS", 10_000)  # six slices of rows
+    rng = np.random.default_rng(5)
+    n = 60_000
+    table = pa.table(
+        {
+            "x": rng.normal(size=n),  # ~every value distinct: past the sketch's k
+            "s": pa.array([f"v{i}" for i in rng.integers(0, 20_000, n)]),
+            "few": rng.integers(0, 5, n),
+        }
+    )
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=5_000)
+    spec = spec_from_mapping(
+        {"version": 1, "system": {"name": "t"}, "datasets": {"d": {"path": "d.parquet"}}},
+        base_dir=tmp_path,
+    )
+    datasets = {"d": open_dataset(spec, "d")}
+    options = ScanOptions(row_hashes=False)
+    bounded = scan(datasets, options, executor=run_inline)["d"].profile
+
+    prepared: list[Task] = []
+
+    class Watch(PassHooks):
+        def prepare(self, task: Task) -> Task:
+            prepared.append(task)
+            return task
+
+    tasks = plan_tasks(datasets, options, 2)
+    plain = assemble(datasets, list(run_inline(tasks, Watch())), options, {})["d"].profile
+    for column in ("x", "s", "few"):
+        a, b = bounded[column], plain[column]
+        assert np.array_equal(a.distinct.hashes, b.distinct.hashes), column
+        assert a.distinct_count == b.distinct_count and a.distinct_exact == b.distinct_exact
+    assert plain["x"].distinct.hashes.size == plain["x"].distinct.k  # the bound mattered
+    assert not plain["x"].distinct_exact and plain["few"].distinct_count == 5
+
+    # And the later tasks really were told a bound, for the high-cardinality columns only.
+    seen: list[Task] = []
+
+    class Spy(PassHooks):
+        def __init__(self, inner: PassHooks) -> None:
+            self.inner = inner
+
+        def prepare(self, task: Task) -> Task:
+            seen.append(self.inner.prepare(task))
+            return seen[-1]
+
+        def fold(self, result: TaskResult) -> TaskResult:
+            return self.inner.fold(result)
+
+    from assay.profiles.engine import _PassState
+
+    list(run_inline(tasks, Spy(_PassState(datasets, row_hashes=False))))
+    assert not seen[0].distinct_below
+    assert set(seen[-1].distinct_below) == {"x", "s"}
+    assert len(prepared) == len(tasks) == len(seen) > 2

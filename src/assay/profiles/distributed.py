@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from assay.errors import InputError
-from assay.profiles.engine import Executor, Fold, Task, TaskResult, run_task
+from assay.profiles.engine import Executor, PassHooks, Task, TaskResult, run_task
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a scheduler before giving up with exit 2."""
@@ -31,7 +31,7 @@ def dask_executor(
     """An executor that submits the pass's tasks to a Dask cluster and yields their results."""
     wait = CONNECT_TIMEOUT if timeout is None else timeout
 
-    def execute(tasks: list[Task], fold: Fold) -> Iterator[TaskResult]:
+    def execute(tasks: list[Task], hooks: PassHooks) -> Iterator[TaskResult]:
         from distributed import Client, LocalCluster
 
         with ExitStack() as stack:
@@ -48,10 +48,11 @@ def dask_executor(
                 client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
             else:
                 client = stack.enter_context(_connect(Client, scheduler, wait))
-            futures = client.map(run_task, tasks, pure=False)
+            # Submitted at once: no result exists yet to prepare them with.
+            futures = client.map(run_task, [hooks.prepare(t) for t in tasks], pure=False)
             results: list[TaskResult] = client.gather(futures)
         for result in results:
-            yield fold(result)
+            yield hooks.fold(result)
 
     return execute
 

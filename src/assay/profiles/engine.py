@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,17 +30,29 @@ from assay.errors import InputError
 from assay.profiles.column import ColumnProfile
 from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
+from assay.profiles.sketches import DistinctSketch
 from assay.profiles.table import TableProfile
 from assay.sources.readers import dictionary_columns, row_slices
 
 if TYPE_CHECKING:
     from assay.sources.datasets import Dataset
 
-Fold = Callable[["TaskResult"], "TaskResult"]
-"""Applied to each task result as soon as it exists (it folds the row hashes away)."""
 
-Executor = Callable[[list["Task"], Fold], Iterator["TaskResult"]]
-"""Runs tasks, folds each result, and yields them in task order: inline, a pool, or Dask."""
+class PassHooks:
+    """What the pass does around each task: :meth:`prepare` just before the task runs, with
+    what the results so far tell (see :class:`_PassState`), and :meth:`fold` the moment its
+    result exists. These do nothing; the pass's own hooks fold row hashes and bounds."""
+
+    def prepare(self, task: Task) -> Task:
+        return task
+
+    def fold(self, result: TaskResult) -> TaskResult:
+        return result
+
+
+Executor = Callable[[list["Task"], PassHooks], Iterator["TaskResult"]]
+"""Runs tasks (each prepared just before it starts), folds each result, and yields them in
+task order: inline, a pool, or Dask."""
 
 INLINE_CELLS = 3_000_000
 """Below this many cells in all datasets together the pass runs in this process."""
@@ -74,6 +86,7 @@ class Task:
     sample_rows: np.ndarray  # global row numbers to keep, within this slice
     exact_limit: int | None
     dictionary: tuple[str, ...] = ()  # text columns the reader delivers dictionary-encoded
+    distinct_below: Mapping[str, int] = field(default_factory=dict)  # see _DistinctBounds
 
 
 @dataclass
@@ -112,6 +125,7 @@ def run_task(task: Task) -> TaskResult:
             if name not in profiles:
                 kind = array.type.value_type if name in task.dictionary else array.type
                 profiles[name] = ColumnProfile.empty(name, kind, **kwargs)
+                profiles[name].distinct.below = task.distinct_below.get(name)
             hashes = profiles[name].update(array)
             group = task.groups.get(name)
             if group is not None:
@@ -240,42 +254,68 @@ def scan(
     tasks = plan_tasks(datasets, options, workers)
     if executor is None:
         executor = local_pool(workers) if wants_workers(datasets, workers) else run_inline
-    hashes = _HashFolder(datasets) if options.row_hashes else None
-    results = list(executor(tasks, hashes.fold if hashes else _keep))
-    return assemble(datasets, results, options, hashes.arrays if hashes else {})
+    state = _PassState(datasets, row_hashes=options.row_hashes)
+    results = list(executor(tasks, state))
+    return assemble(datasets, results, options, state.arrays)
 
 
-def _keep(result: TaskResult) -> TaskResult:
-    return result
+class _PassState(PassHooks):
+    """The pass's hooks: row hashes folded into whole-dataset arrays, and distinct bounds.
 
+    Row hashes: each task's partial arrays are added into whole-dataset arrays as the task
+    finishes. Holding every task's partial arrays until the pass ends would double the per-row
+    memory (and more with column groups); folded at once, a partial lives for one task.
 
-class _HashFolder:
-    """Adds each task's partial row hashes into whole-dataset arrays as the task finishes.
-
-    Holding every task's partial arrays until the pass ends would double the per-row memory
-    (and more with column groups); folded at once, a partial lives for one task.
+    Distinct bounds: the k-th smallest value hash of each column among the results folded so
+    far. A hash at or above it cannot be among the column's k smallest, so a task that starts
+    later skips such hashes at once instead of sorting them into its own sketch (about a
+    fifth of a float column's profiling cost). The merged profile is identical either way.
     """
 
-    def __init__(self, datasets: Mapping[str, Dataset]) -> None:
-        self.arrays = {
-            name: {g: np.zeros(ds.rows, np.uint64) for g in set(hash_groups(ds).values())}
-            for name, ds in datasets.items()
-        }
+    def __init__(self, datasets: Mapping[str, Dataset], *, row_hashes: bool) -> None:
+        self.arrays = (
+            {
+                name: {g: np.zeros(ds.rows, np.uint64) for g in set(hash_groups(ds).values())}
+                for name, ds in datasets.items()
+            }
+            if row_hashes
+            else {}
+        )
+        self._seen: dict[tuple[str, str], DistinctSketch] = {}
         self._lock = threading.Lock()
+
+    def prepare(self, task: Task) -> Task:
+        with self._lock:
+            bounds = {
+                c: int(seen.hashes[seen.k - 1])
+                for c in task.columns
+                if (seen := self._seen.get((task.dataset, c))) is not None
+                and seen.hashes.size >= seen.k
+            }
+        return replace(task, distinct_below=bounds) if bounds else task
 
     def fold(self, result: TaskResult) -> TaskResult:
         with self._lock:
-            arrays = self.arrays[result.dataset]
-            for group, partial in result.hashes.items():
-                target = arrays[group][result.row_offset : result.row_offset + result.rows]
-                np.add(target, partial, out=target)
+            if self.arrays:
+                arrays = self.arrays[result.dataset]
+                for group, partial in result.hashes.items():
+                    target = arrays[group][result.row_offset : result.row_offset + result.rows]
+                    np.add(target, partial, out=target)
             result.hashes = {}
+            for name, profile in result.profiles.items():
+                if profile.distinct.hashes.size:
+                    key = (result.dataset, name)
+                    seen = self._seen.get(key)
+                    self._seen[key] = (
+                        profile.distinct if seen is None else seen.merge(profile.distinct)
+                    )
         return result
 
 
-def run_inline(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
+def run_inline(tasks: list[Task], hooks: PassHooks | None = None) -> Iterator[TaskResult]:
+    hooks = hooks or PassHooks()
     for task in tasks:
-        yield fold(run_task(task))
+        yield hooks.fold(run_task(hooks.prepare(task)))
 
 
 def local_pool(workers: int) -> Executor:
@@ -285,9 +325,9 @@ def local_pool(workers: int) -> Executor:
     background work) passes :func:`pooled` with its own :class:`WorkerPool` instead.
     """
 
-    def execute(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
+    def execute(tasks: list[Task], hooks: PassHooks) -> Iterator[TaskResult]:
         with WorkerPool(workers - 1) as pool:
-            yield from pool.run(tasks, run_task, fold)
+            yield from pool.run(tasks, run_task, hooks.fold, prepare=hooks.prepare)
 
     return execute
 
@@ -295,8 +335,8 @@ def local_pool(workers: int) -> Executor:
 def pooled(pool: WorkerPool) -> Executor:
     """An executor that runs the pass on ``pool`` and leaves its workers running."""
 
-    def execute(tasks: list[Task], fold: Fold = _keep) -> Iterator[TaskResult]:
-        return pool.run(tasks, run_task, fold)
+    def execute(tasks: list[Task], hooks: PassHooks) -> Iterator[TaskResult]:
+        return pool.run(tasks, run_task, hooks.fold, prepare=hooks.prepare)
 
     return execute
 

@@ -131,11 +131,17 @@ class WorkerPool:
     # The profile pass -------------------------------------------------------------------
 
     def run(
-        self, tasks: list[Any], run_here: Callable[[Any], T], fold: Callable[[T], T]
+        self,
+        tasks: list[Any],
+        run_here: Callable[[Any], T],
+        fold: Callable[[T], T],
+        *,
+        prepare: Callable[[Any], Any] = lambda task: task,
     ) -> Iterator[T]:
         """Run every task (here and on the workers) and yield the results in task order.
 
-        ``fold`` is applied to each result the moment it arrives.
+        ``prepare`` is applied to each task just before it starts, ``fold`` to each result the
+        moment it arrives.
         """
         order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rows * len(tasks[i].columns))
         pending: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -146,7 +152,7 @@ class WorkerPool:
         feeders = [
             threading.Thread(
                 target=self._feed,
-                args=(worker, tasks, fold, pending, results, failures),
+                args=(worker, tasks, fold, prepare, pending, results, failures),
                 daemon=True,
             )
             for worker in self._ensure_workers()
@@ -158,7 +164,7 @@ class WorkerPool:
                 i = pending.get_nowait()
             except queue.Empty:
                 break
-            results[i] = fold(run_here(tasks[i]))
+            results[i] = fold(run_here(prepare(tasks[i])))
         for feeder in feeders:
             feeder.join()
         for worker in self._workers:
@@ -174,6 +180,7 @@ class WorkerPool:
         worker: Worker,
         tasks: list[Any],
         fold: Callable[[Any], Any],
+        prepare: Callable[[Any], Any],
         pending: queue.SimpleQueue[int],
         results: dict[int, Any],
         failures: list[BaseException],
@@ -184,7 +191,7 @@ class WorkerPool:
                     i = pending.get_nowait()
                 except queue.Empty:
                     break
-                results[i] = fold(worker.request(("task", tasks[i])))
+                results[i] = fold(worker.request(("task", prepare(tasks[i]))))
         except BaseException as exc:
             failures.append(exc)
 
