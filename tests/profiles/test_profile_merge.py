@@ -143,3 +143,38 @@ def test_label_conflicts_by_sorting_agree_with_a_lexsort(rows: list) -> None:  #
         slow.rows_in_groups,
     )
     assert sorted(e["count"] for e in fast.examples) == sorted(e["count"] for e in slow.examples)
+
+
+@pytest.mark.parametrize(
+    ("kind", "low", "high"),
+    [
+        (pa.int8(), -128, 128),
+        (pa.uint8(), 0, 256),
+        (pa.int16(), -300, 300),
+        (pa.uint16(), 0, 1 << 16),
+    ],
+)
+def test_small_integer_counts_equal_arrow_value_counts(
+    kind: pa.DataType, low: int, high: int
+) -> None:
+    from assay.profiles.sketches import small_integer_counts
+
+    values = pa.array(np.random.default_rng(high).integers(low, high, 50_000), type=kind).slice(7)
+    items, counts = small_integer_counts(values)
+    expected = pa.compute.value_counts(values)
+    assert items.type == kind
+    assert dict(zip(items.to_pylist(), counts.to_pylist(), strict=True)) == dict(
+        zip(expected.field("values").to_pylist(), expected.field("counts").to_pylist(), strict=True)
+    )
+
+
+def test_a_bound_from_elsewhere_skips_hashes_but_not_the_merged_result() -> None:
+    rng = np.random.default_rng(4)
+    first, second = (rng.integers(0, 2**63, 20_000).astype(np.uint64) for _ in range(2))
+    seen = DistinctSketch()
+    seen.update(first)
+    plain, bounded = DistinctSketch(), DistinctSketch(below=int(seen.hashes[seen.k - 1]))
+    plain.update(second)
+    bounded.update(second)
+    assert bounded.hashes.size < plain.hashes.size and not bounded.exact
+    assert np.array_equal(seen.merge(bounded).hashes, seen.merge(plain).hashes)

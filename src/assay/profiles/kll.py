@@ -26,6 +26,7 @@ DataSketches' own compactions during merges draw from its internal generator.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import numpy as np
@@ -39,6 +40,7 @@ _PREAMBLE_INTS, _SERIAL_VERSION, _FAMILY, _SORTED_LEVEL_ZERO = 5, 1, 15, 2
 _MASK = (1 << 64) - 1
 
 
+@functools.cache
 def capacity(k: int, num_levels: int) -> int:
     """Items a KLL sketch of ``num_levels`` levels holds (DataSketches' total capacity)."""
     return sum(max(MIN_WIDTH, _level_capacity(k, num_levels - h - 1)) for h in range(num_levels))
