@@ -73,10 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="interpreter with evidently and whylogs (default: bench/.venv)",
     )
     ap.add_argument(
-        "--floor-repeats",
+        "--repeats",
         type=int,
         default=3,
-        help="reads per seed for the floors; the fastest counts (default: %(default)s)",
+        help="runs per seed of the floors and Assay; the fastest counts (default: %(default)s)",
     )
     ap.add_argument("--interval", type=float, default=0.05, help="RSS sampling period, s")
     ap.add_argument("--row-group-size", type=int, default=common.ROW_GROUP_SIZE)
@@ -249,10 +249,11 @@ def save(results: dict[str, Any], args: argparse.Namespace) -> None:
     tmp.replace(args.markdown)
 
 
-FLOORS = ("floor", "floor-iter")
+REPEATED = ("floor", "floor-iter", "assay")
+"""The tools whose times are divided by each other in the targets: each runs --repeats times."""
 
 
-def fastest_floor(
+def fastest_of(
     tool: str,
     rows: int,
     seed: int,
@@ -261,12 +262,13 @@ def fastest_floor(
     args: argparse.Namespace,
     out_root: Path,
 ) -> dict[str, Any]:
-    """The fastest of ``--floor-repeats`` reads. A floor is the least a read costs; on this
-    VM one read varies by half (memory the host backs on first touch), and the noise of a
-    single read would move every Assay/floor ratio. Every time is kept in the record."""
+    """The fastest of ``--repeats`` runs. On this VM one run varies by up to half (memory the
+    host backs on first touch), and the noise of a single run would move every Assay/floor
+    ratio; the floors and Assay get the same rule, so the ratio compares like with like.
+    Every time is kept in the record."""
     tries = [
         run_tool(tool, rows, seed, data, truth, args, out_root=out_root)
-        for _ in range(args.floor_repeats)
+        for _ in range(args.repeats)
     ]
     done = [t for t in tries if t["status"] == "ok" and t.get("wall_s") is not None]
     best = dict(min(done, key=lambda t: t["wall_s"]) if done else tries[-1])
@@ -308,10 +310,16 @@ def main(argv: list[str] | None = None) -> int:
         "generator": common.GENERATOR,
         "started": previous.get("started", now),
         "finished": None,
-        "commands": [
-            *previous.get("commands", []),
-            shlex.join(["python", "bench/drift.py", *(argv if argv is not None else sys.argv[1:])]),
-        ],
+        "commands": list(  # each command once, in the order first run
+            dict.fromkeys(
+                [
+                    *previous.get("commands", []),
+                    shlex.join(
+                        ["python", "bench/drift.py", *(argv if argv is not None else sys.argv[1:])]
+                    ),
+                ]
+            )
+        ),
         "machine": machine(),
         "versions": versions(args),
         "settings": {
@@ -321,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             "tools": args.tools,
             "timeout_s": args.timeout,
             "rss_interval_s": args.interval,
-            "floor_repeats": args.floor_repeats,
+            "repeats": args.repeats,
             "row_group_size": args.row_group_size,
         },
         "datasets": previous.get("datasets", []),
@@ -403,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                         "error": f"not run: did not finish in {duration(args.timeout)} at "
                         f"{common.format_rows(gave_up[tool])} rows",
                     }
-                elif tool in FLOORS and args.floor_repeats > 1:
-                    r = fastest_floor(tool, rows, seed, data, truth, args, out_root)
+                elif tool in REPEATED and args.repeats > 1:
+                    r = fastest_of(tool, rows, seed, data, truth, args, out_root)
                 else:
                     r = run_tool(tool, rows, seed, data, truth, args, out_root=out_root)
                     if r["status"] == "timeout":
