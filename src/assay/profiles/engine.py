@@ -86,7 +86,7 @@ class Task:
     sample_rows: np.ndarray  # global row numbers to keep, within this slice
     exact_limit: int | None
     dictionary: tuple[str, ...] = ()  # text columns the reader delivers dictionary-encoded
-    distinct_below: Mapping[str, int] = field(default_factory=dict)  # see _DistinctBounds
+    distinct_below: Mapping[str, int] = field(default_factory=dict)  # see _PassState
 
 
 @dataclass
