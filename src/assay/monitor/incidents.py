@@ -7,17 +7,18 @@ there is none (never fired, or the last one was resolved), a new incident opens:
 rule's ``owner`` (else the spec's owner of the ``monitoring`` domain), due for
 acknowledgement ``ack_within_minutes`` after it opened.
 
-Escalation (:func:`escalate_due`, run periodically on one replica): an *open* incident whose
-deadline passed pages the next level of ``monitor.escalation`` through the webhook outbox. The
-first level is paged at the acknowledgement deadline; level *k+1* is paged ``after_minutes``
-of level *k+1* after level *k* was (the rule's ``ack_within_minutes`` if unset). After the last
-level is paged the incident waits once more that long, then its timeline records that
-escalation is exhausted and it stays at the last level. Acknowledging stops escalation;
-resolving closes the incident — the next firing opens a new one.
+Escalation (:func:`escalate_due`, in :mod:`assay.monitor.incident_escalation`): an *open*
+incident whose deadline passed pages the next level of ``monitor.escalation`` through the
+webhook outbox, one level per missed deadline, until the last level's wait has passed too.
+Acknowledging stops escalation; resolving closes the incident — the next firing opens a new one.
 
 Every step is a line on the incident's timeline (``signal``, ``action``, ``escalation``,
 ``ack``, ``resolve``), each with its time, actor (``monitor`` or the human's name) and a JSON
 detail.
+
+This module holds the types, reading and writing; escalation and the webhook payloads
+(:mod:`assay.monitor.incident_payloads`) live in their own modules and are re-exported here, so
+``incidents.escalate_due``, ``incidents.alert_payload``, ``incidents.iso`` etc. keep working.
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
 from assay.errors import AssayError
 from assay.monitor import webhooks
+from assay.monitor.incident_escalation import escalate_due as escalate_due
+from assay.monitor.incident_payloads import alert_labels as alert_labels
+from assay.monitor.incident_payloads import alert_payload as alert_payload
+from assay.monitor.incident_payloads import escalation_payload as escalation_payload
+from assay.monitor.incident_payloads import incident_summary as incident_summary
+from assay.monitor.incident_payloads import iso as iso
 from assay.monitor.rules import Observed
 from assay.monitor.store.schema import actions, incidents, timeline
 from assay.spec.monitor import Monitor, Rule
@@ -430,230 +436,3 @@ def resolve(
             )
     add_timeline(conn, incident_id, "resolve", detail, now=now, actor=by)
     return get(conn, incident_id)
-
-
-# --------------------------------------------------------------------------- escalation
-
-
-def _ack_minutes(monitor: Monitor, rule_name: str) -> float:
-    try:
-        return monitor.rule(rule_name).ack_within_minutes
-    except KeyError:
-        return DEFAULT_ACK_MINUTES
-
-
-def incident_summary(incident: Incident, incident_url: str | None = None) -> dict[str, Any]:
-    """The incident as webhook payloads carry it."""
-    summary = {
-        "id": incident.id,
-        "rule": incident.rule,
-        "signal": incident.signal,
-        "subject": incident.subject,
-        "severity": incident.severity,
-        "owner": incident.owner,
-        "runbook": incident.runbook,
-        "status": incident.status,
-        "opened_at": incident.opened_at,
-        "opened": iso(incident.opened_at),
-        "fired": incident.fired,
-        "level": incident.level,
-        "metrics": incident.last_metrics,
-    }
-    if incident_url:
-        summary["url"] = incident_url.format(id=incident.id)
-    return summary
-
-
-def escalate_due(
-    conn: Connection, monitor: Monitor, now: float, *, incident_url: str | None = None
-) -> list[Escalation]:
-    """Escalate every open (unacknowledged) incident whose deadline is at or before ``now``.
-
-    Each gets one step: the next level of ``monitor.escalation`` is paged (a webhook through
-    the outbox if the level has one; the step is recorded either way) and the deadline moves
-    to the following level's ``after_minutes`` (or the rule's ``ack_within_minutes``) from
-    now; once the last level's wait has passed too, the timeline records that escalation is
-    exhausted and the deadline is cleared. A level's webhook being down does not hold
-    escalation back: delivery is the outbox's business."""
-    levels = monitor.escalation
-    due = conn.execute(
-        select(incidents)
-        .where(
-            and_(
-                incidents.c.status == "open",
-                incidents.c.deadline.is_not(None),
-                incidents.c.deadline <= now,
-            )
-        )
-        .order_by(incidents.c.deadline, incidents.c.id)
-    ).all()
-    steps: list[Escalation] = []
-    for row in due:
-        incident = _incident(row)
-        ack_minutes = _ack_minutes(monitor, incident.rule)
-        paged = incident.level
-        if paged >= len(levels):
-            exhausted = _claim_step(conn, incident, now, level=paged, deadline=None)
-            if not exhausted:
-                continue
-            last = levels[-1].name if levels else None
-            note = (
-                f"still unacknowledged after the last escalation level ({last}) was paged"
-                if levels
-                else "the deadline passed and no escalation levels are configured "
-                "(monitor.escalation)"
-            )
-            add_timeline(
-                conn,
-                incident.id,
-                "escalation",
-                {"exhausted": True, "level": paged, "name": last, "note": note},
-                now=now,
-            )
-            steps.append(
-                Escalation(incident.id, incident.rule, paged, None, None, None, True, None)
-            )
-            continue
-        level = levels[paged]
-        after = levels[paged + 1].after_minutes if paged + 1 < len(levels) else None
-        next_deadline = now + (after if after is not None else ack_minutes) * 60.0
-        if not _claim_step(conn, incident, now, level=paged + 1, deadline=next_deadline):
-            continue
-        paged_incident = get(conn, incident.id)
-        outbox_id = None
-        detail: dict[str, Any] = {
-            "level": paged + 1,
-            "of": len(levels),
-            "name": level.name,
-            "overdue_s": now - (incident.deadline or now),
-            "next_deadline": next_deadline,
-        }
-        if level.webhook:
-            outbox_id = webhooks.enqueue(
-                conn,
-                "escalation",
-                level.webhook,
-                escalation_payload(
-                    paged_incident, level.name, paged + 1, len(levels), now, incident_url
-                ),
-                now=now,
-                incident_id=incident.id,
-            )
-            detail.update(webhook=level.webhook, outbox=outbox_id)
-        else:
-            detail["note"] = f"escalation level {level.name!r} has no webhook set; recorded only"
-        add_timeline(conn, incident.id, "escalation", detail, now=now)
-        steps.append(
-            Escalation(
-                incident.id,
-                incident.rule,
-                paged + 1,
-                level.name,
-                level.webhook,
-                outbox_id,
-                False,
-                next_deadline,
-            )
-        )
-    return steps
-
-
-def _claim_step(
-    conn: Connection, incident: Incident, now: float, *, level: int, deadline: float | None
-) -> bool:
-    """Move the incident to ``level``/``deadline`` unless someone acknowledged, resolved or
-    escalated it since it was read (then another step already ran, or none should)."""
-    result = conn.execute(
-        update(incidents)
-        .where(
-            and_(
-                incidents.c.id == incident.id,
-                incidents.c.status == "open",
-                incidents.c.level == incident.level,
-                incidents.c.deadline <= now,
-            )
-        )
-        .values(level=level, deadline=deadline, updated_at=now)
-    )
-    return result.rowcount == 1
-
-
-def escalation_payload(
-    incident: Incident,
-    level_name: str,
-    level: int,
-    levels: int,
-    now: float,
-    incident_url: str | None = None,
-) -> dict[str, Any]:
-    """The JSON an escalation level's webhook receives (``text`` reads well in chat tools)."""
-    minutes = (now - incident.opened_at) / 60.0
-    text = (
-        f"[{incident.severity.upper()}] incident {incident.id} ({incident.rule} on "
-        f"{incident.subject}) is unacknowledged after {minutes:.0f} min — escalated to "
-        f"{level_name} (level {level} of {levels}). Owner: {incident.owner}."
-    )
-    if incident.runbook:
-        text += f" Runbook: {incident.runbook}"
-    return {
-        "kind": "assay.escalation",
-        "text": text,
-        "level": {"index": level, "of": levels, "name": level_name},
-        "incident": incident_summary(incident, incident_url),
-        "ts": now,
-        "time": iso(now),
-    }
-
-
-# ------------------------------------------------------------------------------ alerts
-
-
-def iso(ts: float | None) -> str | None:
-    """RFC 3339 UTC with milliseconds: ``2027-01-15T08:00:00.000Z``."""
-    if ts is None:
-        return None
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-def alert_labels(incident: Incident) -> dict[str, str]:
-    """The alert's identity in Alertmanager: the same for every post about one incident."""
-    return {
-        "alertname": incident.rule,
-        "severity": incident.severity,
-        "rule": incident.rule,
-        "signal": incident.signal,
-        "subject": incident.subject,
-        "owner": incident.owner,
-    }
-
-
-def alert_payload(
-    incident: Incident,
-    *,
-    summary: str,
-    description: str,
-    incident_url: str | None = None,
-    ends_at: float | None = None,
-) -> list[dict[str, Any]]:
-    """An Alertmanager ``POST /api/v2/alerts`` body (a list of one alert) for the incident.
-
-    ``startsAt`` is when the incident opened; ``endsAt`` only when it is resolved;
-    ``generatorURL`` only with ``incident_url`` (a template holding ``{id}``)."""
-    annotations = {
-        "summary": summary,
-        "description": description,
-        "incident": str(incident.id),
-    }
-    if incident.runbook:
-        annotations["runbook_url"] = incident.runbook
-    alert: dict[str, Any] = {
-        "labels": alert_labels(incident),
-        "annotations": annotations,
-        "startsAt": iso(incident.opened_at),
-    }
-    if ends_at is not None:
-        alert["endsAt"] = iso(ends_at)
-    if incident_url:
-        alert["generatorURL"] = incident_url.format(id=incident.id)
-    return [alert]
