@@ -16,7 +16,7 @@ import numpy as np
 
 from assay.errors import AssayError
 from assay.monitor.clock import ManualClock
-from assay.privacy.detectors import luhn_valid
+from assay.privacy.validators import luhn_valid
 from assay.profiles.baseline import Baseline, CategoricalSummary, ColumnSummary, NumericSummary
 from assay.spec.monitor import DRILL_SCENARIOS, Monitor
 
