@@ -31,6 +31,7 @@ BUILTIN = (
     "assay.checks.security_threat_model",
     "assay.checks.security_access",
     "assay.checks.performance",
+    "assay.checks.performance_capacity",
     "assay.checks.monitoring",
     "assay.checks.governance",
     "assay.checks.governance_documents",

@@ -124,6 +124,16 @@ class ActionBase:
             inc.add_timeline(conn, fire.incident.id, "action", note, now=fire.now)
         return ActionResult(action, key, outcome, seq, detail)
 
+    def _queue(
+        self, conn: Connection, fire: _Fire, action: str, url: str, payload: Any, seq: int
+    ) -> dict[str, Any]:
+        """Queue ``payload`` to ``url`` in the outbox for the action row ``seq``; the detail
+        fields that say so (``webhook``, ``outbox``)."""
+        outbox_id = webhooks.enqueue(
+            conn, action, url, payload, now=fire.now, action_seq=seq, incident_id=fire.incident.id
+        )
+        return {"webhook": url, "outbox": outbox_id}
+
     def _webhook_action(
         self,
         conn: Connection,
@@ -144,16 +154,7 @@ class ActionBase:
             assert before is not None
             return before
         if url:
-            outbox_id = webhooks.enqueue(
-                conn,
-                action,
-                url,
-                payload,
-                now=fire.now,
-                action_seq=seq,
-                incident_id=fire.incident.id,
-            )
-            detail = {**detail, "webhook": url, "outbox": outbox_id}
+            detail = {**detail, **self._queue(conn, fire, action, url, payload, seq)}
             return self._finish(conn, fire, action, key, seq, "running", detail)
         note = f"no webhook set ({setting})"
         if local_effect:

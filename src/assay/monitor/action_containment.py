@@ -196,16 +196,7 @@ class ContainmentActions(ActionBase):
                 "reason": reason,
                 "incident": self._summary(fire),
             }
-            outbox_id = webhooks.enqueue(
-                conn,
-                "revoke_keys",
-                url,
-                body,
-                now=fire.now,
-                action_seq=seq,
-                incident_id=fire.incident.id,
-            )
-            detail.update(webhook=url, outbox=outbox_id)
+            detail.update(self._queue(conn, fire, "revoke_keys", url, body, seq))
             return detail
 
         return self._per_target(conn, fire, "revoke_keys", fire.obs.keys, "keys", apply)

@@ -244,16 +244,7 @@ class ActionRunner(SnapshotActions, ContainmentActions, AutoscaleActions):
             "incident": self._summary(fire),
         }
         if url:
-            outbox_id = webhooks.enqueue(
-                conn,
-                "retrain",
-                url,
-                body,
-                now=fire.now,
-                action_seq=seq,
-                incident_id=fire.incident.id,
-            )
-            detail.update(webhook=url, outbox=outbox_id)
+            detail.update(self._queue(conn, fire, "retrain", url, body, seq))
             return [self._finish(conn, fire, "retrain", key, seq, "running", detail)]
         detail.update(
             webhook=None,
