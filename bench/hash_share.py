@@ -1,12 +1,15 @@
-"""What hashing the input files costs the audit: SHA-256 alone, and the audit with and without it.
+"""What fingerprinting the input files costs the audit, by algorithm, and without it.
 
-Every audit fingerprints its input files with SHA-256 (the run's ``inputs`` and each dataset's
-manifest), in a background thread while the profile pass runs. On two cores that thread
-competes with the pass. This diagnostic measures
+Every audit records a digest of each input file (the run's ``inputs`` and each dataset's
+manifest; BLAKE3 by default, SHA-256 with ``fingerprint: sha256``), hashed on background
+threads while the profile pass runs. On two cores those threads compete with the pass. This
+diagnostic measures
 
-1. SHA-256 of the two files on its own (``assay.sources.file_sha256``, one thread), and
-2. the whole audit, interleaved: as shipped, and with ``file_sha256`` replaced by a stub that
-   returns zeros — a diagnostic build that no user gets, to show the hashing's share.
+1. each algorithm on the two files on its own (``assay.sources.digests.file_digest``, one
+   thread), and
+2. the whole audit, interleaved: as shipped (BLAKE3), with ``fingerprint: sha256``, and with
+   ``file_digest`` replaced by a stub that returns zeros — a diagnostic build that no user
+   gets, to show the hashing's share.
 
     python bench/hash_share.py --size 5M --runs 5
 
@@ -33,8 +36,8 @@ if sys.argv[1] == "stub":
     from assay import _gc
     _gc.pause()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    import assay.sources.datasets as datasets
-    datasets.file_sha256 = lambda path, chunk=0: ("0" * 64, Path(path).stat().st_size)
+    import assay.sources.digests as digests
+    digests.file_digest = lambda path, algorithm="blake3", block=0: "0" * 64
 sys.argv = ["assay", *sys.argv[2:]]
 from assay._entry import main
 main()
@@ -53,31 +56,40 @@ def main() -> int:
         ap.error(f"{data} has no tables: run bench/drift.py --sizes {args.size} first")
 
     sys.path.insert(0, str(ROOT / "src"))
-    from assay.sources.datasets import file_sha256
+    from assay.sources.digests import file_digest
 
-    hashing = []
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        for f in files:
-            file_sha256(f)
-        hashing.append(time.perf_counter() - start)
     size = sum(f.stat().st_size for f in files)
-    print(
-        f"SHA-256 of both files ({size / 1e9:.2f} GB), one thread: "
-        f"{statistics.median(hashing):.2f} s ({size / statistics.median(hashing) / 1e9:.2f} GB/s)"
-    )
-
-    times: dict[str, list[float]] = {"as shipped": [], "files not hashed (stub)": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "assay.yaml"
-        spec.write_text(
-            "version: 1\nsystem: {name: hash-share}\ndatasets:\n"
-            f"  reference: {{path: {files[0]}, target: target, prediction: prediction}}\n"
-            f"  current: {{path: {files[1]}, target: target, prediction: prediction}}\n"
+    for algorithm in ("blake3", "sha256"):
+        hashing = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            for f in files:
+                file_digest(f, algorithm)
+            hashing.append(time.perf_counter() - start)
+        seconds = statistics.median(hashing)
+        print(
+            f"{algorithm} of both files ({size / 1e9:.2f} GB), one thread: "
+            f"{seconds:.2f} s ({size / seconds / 1e9:.2f} GB/s)"
         )
+
+    modes = {
+        "as shipped (blake3)": ("real", "blake3"),
+        "fingerprint: sha256": ("real", "sha256"),
+        "files not hashed (stub)": ("stub", "blake3"),
+    }
+    times: dict[str, list[float]] = {label: [] for label in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for algorithm in ("blake3", "sha256"):
+            (Path(tmp) / f"{algorithm}.yaml").write_text(
+                f"version: 1\nsystem: {{name: hash-share}}\nfingerprint: {algorithm}\n"
+                "datasets:\n"
+                f"  reference: {{path: {files[0]}, target: target, prediction: prediction}}\n"
+                f"  current: {{path: {files[1]}, target: target, prediction: prediction}}\n"
+            )
         for i in range(args.runs):
-            for label, mode in (("as shipped", "real"), ("files not hashed (stub)", "stub")):
-                repo = Path(tmp) / f"repo-{mode}-{i}"
+            for label, (mode, algorithm) in modes.items():
+                spec = Path(tmp) / f"{algorithm}.yaml"
+                repo = Path(tmp) / f"repo-{mode}-{algorithm}-{i}"
                 command = [
                     str(args.python),
                     "-c",

@@ -189,6 +189,36 @@ def profile_command(
     _console.out.print(f"wrote {target} ({result.rows:,} rows, {len(result.columns)} columns)")
 
 
+# digest -----------------------------------------------------------------------------------
+
+
+@app.command("digest")
+@_guarded
+def digest_command(
+    files: Annotated[list[Path], typer.Argument(help="Files to fingerprint.")],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help="blake3 (the default) or sha256.")
+    ] = "blake3",
+) -> None:
+    """Print each file's digest as a run records it (`HEX  FILE`, as b3sum and sha256sum do)."""
+    from assay.sources.digests import ALGORITHMS, file_digest
+
+    if algorithm not in ALGORITHMS:
+        raise AssayError(
+            f"--algorithm {algorithm}: unknown digest. Use one of: {', '.join(ALGORITHMS)}."
+        )
+    for path in files:
+        if not path.is_file():
+            raise AssayError(f"{path}: no such file. Name a file to fingerprint.")
+        try:
+            digest = file_digest(path, "sha256" if algorithm == "sha256" else "blake3")
+        except OSError as exc:
+            raise AssayError(
+                f"{path}: cannot read it ({exc.strerror or exc}). Check its permissions."
+            ) from None
+        _console.out.print(f"{digest}  {path}", highlight=False, soft_wrap=True)
+
+
 # demo -------------------------------------------------------------------------------------
 
 

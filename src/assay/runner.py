@@ -108,7 +108,7 @@ def capabilities(spec: Spec, *, baseline: bool = False) -> set[str]:
         for d in ds.values()
     ):
         caps.add("ids")
-    if any(d.sha256 for d in ds.values()):
+    if any(d.sha256 or d.blake3 for d in ds.values()):
         caps.add("checksums")
     if spec.lineage:
         caps.add("lineage")

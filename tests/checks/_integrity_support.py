@@ -59,11 +59,13 @@ def run_check_in(base_dir: Path) -> RunCheck:
         *,
         lineage: list[dict[str, Any]] | None = None,
         checks: Mapping[str, Any] | None = None,
+        fingerprint: str = "blake3",
     ) -> Result:
         spec = spec_from_mapping(
             {
                 "version": 1,
                 "system": {"name": "test"},
+                "fingerprint": fingerprint,
                 "datasets": dict(datasets),
                 "lineage": lineage or [],
                 "checks": dict(checks or {}),

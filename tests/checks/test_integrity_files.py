@@ -11,12 +11,17 @@ from _integrity_support import RunCheck
 
 from assay.checks._registry import Status
 from assay.sources import file_sha256
+from assay.sources.digests import file_digest
 
 TABLE = pa.table({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
 
 
 def sha(path: Path) -> str:
     return file_sha256(path)[0]
+
+
+def b3(path: Path) -> str:
+    return file_digest(path, "blake3")
 
 
 # integrity.checksums -----------------------------------------------------------------------
@@ -38,10 +43,36 @@ def test_checksums_pass_and_fail(run_check: RunCheck, tmp_path: Path) -> None:
     assert test.status is Status.FAIL
     assert test.metrics == {"checksum_mismatches": 1}
     assert test.message == (
-        f"test: test.csv has sha256 {actual}, but the spec declares {'ab' * 32}; the file changed "
-        "since it was pinned."
+        f"test: test.csv has sha256 {actual}, but the spec declares {'ab' * 32}; the file "
+        "changed since it was pinned."
     )
     assert [result.artefacts[ref][0] for ref in test.evidence] == ["manifest/test.json"]
+
+
+def test_checksums_by_blake3_and_by_both(run_check: RunCheck, tmp_path: Path) -> None:
+    pq.write_table(TABLE, tmp_path / "train.parquet")
+    (tmp_path / "test.csv").write_text("id,x\n1,0.5\n")
+    train, test = tmp_path / "train.parquet", tmp_path / "test.csv"
+    datasets = {
+        "train": {"path": "train.parquet", "blake3": b3(train), "sha256": sha(train)},
+        "test": {"path": "test.csv", "blake3": "cd" * 32},
+        # Right BLAKE3, wrong SHA-256: the file is not the pinned one.
+        "both": {"path": "test.csv", "blake3": b3(test), "sha256": "ef" * 32},
+    }
+    result = run_check("integrity.checksums", datasets)
+    assert result.one("train").status is Status.PASS
+    assert result.one("train").message == (
+        f"train: train.parquet has the declared sha256 {sha(train)}."
+    )
+    assert result.one("test").message == (
+        f"test: test.csv has blake3 {b3(test)}, but the spec declares {'cd' * 32}; the file "
+        "changed since it was pinned."
+    )
+    both = result.one("both")
+    assert both.status is Status.FAIL
+    assert f"has sha256 {sha(test)}" in both.message
+    manifest = result.artefact(both, "manifest/")
+    assert (manifest["blake3"], manifest["sha256"]) == (b3(test), sha(test))
 
 
 def test_checksums_skip_in_memory_tables(run_check: RunCheck) -> None:
@@ -222,13 +253,26 @@ def test_manifest_finding_cites_the_manifest(run_check: RunCheck, tmp_path: Path
     size = (tmp_path / "train.parquet").stat().st_size
     assert train.status is Status.PASS
     assert train.metrics == {"rows": 3, "columns": 2, "bytes": size}
-    digest = sha(tmp_path / "train.parquet")
+    digest = b3(tmp_path / "train.parquet")
     assert (
         train.message
-        == f"train: 3 rows × 2 columns from train.parquet ({size:,} bytes, sha256 {digest[:12]})."
+        == f"train: 3 rows × 2 columns from train.parquet ({size:,} bytes, blake3 {digest[:12]})."
     )
     name, manifest = result.artefacts[train.evidence[0]]
     assert name == "manifest/train.json"
-    assert manifest["sha256"] == digest
+    # BLAKE3 by default; no SHA-256 unless something in the spec asks for it.
+    assert (manifest["blake3"], manifest["sha256"]) == (digest, None)
     assert manifest["rows"] == 3
     assert "from an in-memory table" in result.one("mem").message
+
+
+def test_manifest_by_sha256_when_the_spec_asks(run_check: RunCheck, tmp_path: Path) -> None:
+    pq.write_table(TABLE, tmp_path / "train.parquet")
+    result = run_check(
+        "integrity.manifest", {"train": {"path": "train.parquet"}}, fingerprint="sha256"
+    )
+    train = result.one("train")
+    digest = sha(tmp_path / "train.parquet")
+    assert train.message.endswith(f"sha256 {digest[:12]}).")
+    manifest = result.artefact(train, "manifest/")
+    assert (manifest["blake3"], manifest["sha256"]) == (None, digest)

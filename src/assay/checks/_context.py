@@ -187,7 +187,7 @@ class Context:
                 "role": ds.role,
                 "path": str(ds.path) if ds.path else None,
                 "format": ds.format,
-                "sha256": ds.sha256,
+                **ds.digests.known(),
                 "bytes": ds.size,
                 "rows": ds.rows,
                 "columns": [{"name": f.name, "type": str(f.type)} for f in ds.schema],

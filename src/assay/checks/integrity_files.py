@@ -14,14 +14,17 @@ from assay.checks._context import Context
 from assay.checks._registry import CheckParams, Finding, Severity, Status, Threshold, check
 from assay.checks.integrity_common import file_label, graded, listing, plural
 from assay.sources.datasets import file_sha256
+from assay.sources.digests import Algorithm
 from assay.spec.models import FileRef, LineageStep
 
-CHECKSUM_OK = "{name}: {file} has the declared sha256 {sha}."
+CHECKSUM_OK = "{name}: {file} has the declared {algorithm} {sha}."
 CHECKSUM_BAD = (
-    "{name}: {file} has sha256 {actual}, but the spec declares {expected}; the file changed "
-    "since it was pinned."
+    "{name}: {file} has {algorithm} {actual}, but the spec declares {expected}; the file "
+    "changed since it was pinned."
 )
-MANIFEST = "{name}: {rows:,} rows × {columns:,} columns from {file} ({size}, sha256 {sha})."
+MANIFEST = "{name}: {rows:,} rows × {columns:,} columns from {file} ({size}, {algorithm} {sha})."
+PINS: tuple[Algorithm, ...] = ("sha256", "blake3")
+"""The digests a dataset can be pinned by in the spec (``sha256:``, ``blake3:``)."""
 LINEAGE_END = "lineage"
 
 
@@ -41,7 +44,7 @@ def short(sha: str | None) -> str:
     remediation="",
 )
 def manifest(ctx: Context, params: CheckParams) -> list[Finding]:
-    """Informational: each dataset's manifest (file, sha256, rows, columns) as evidence."""
+    """Informational: each dataset's manifest (file, digest, rows, columns) as evidence."""
     findings = []
     for name, ds in ctx.datasets.items():
         message = MANIFEST.format(
@@ -50,7 +53,8 @@ def manifest(ctx: Context, params: CheckParams) -> list[Finding]:
             columns=len(ds.columns),
             file=file_label(ctx, name),
             size=_size(ds.size),
-            sha=short(ds.sha256),
+            algorithm=ds.algorithm,
+            sha=short(ds.digest),
         )
         metrics = {"rows": ds.rows, "columns": len(ds.columns), "bytes": ds.size}
         findings.append(
@@ -80,18 +84,19 @@ def _size(n: int) -> str:
 @check(
     "integrity.checksums",
     domain="integrity",
-    title="Dataset files match their pinned sha256",
+    title="Dataset files match their pinned digests",
     severity=Severity.BLOCKER,
     requires=("checksums",),
     remediation="Find out why the file changed; if the new file is the one to audit, pin it "
-    "again: set `sha256:` to the output of `sha256sum FILE`.",
+    "again: set `sha256:` to the output of `sha256sum FILE` (or `blake3:` to `b3sum FILE`).",
 )
 def checksums(ctx: Context, params: CheckParams) -> list[Finding]:
-    """Every dataset with a ``sha256:`` in the spec is byte for byte the file that was pinned."""
+    """Every dataset with a ``sha256:`` or ``blake3:`` in the spec is byte for byte the file
+    that was pinned."""
     findings = []
     for name, ds in ctx.datasets.items():
-        expected = ds.spec.sha256
-        if expected is None:
+        pins = {a: d for a in PINS if (d := getattr(ds.spec, a)) is not None}
+        if not pins:
             continue
         evidence = (ctx.manifest(name),)
         if ds.path is None:
@@ -100,16 +105,24 @@ def checksums(ctx: Context, params: CheckParams) -> list[Finding]:
                     name,
                     status=Status.SKIPPED,
                     message=f"{name}: an in-memory table has no file bytes to compare with "
-                    "the declared sha256.",
+                    f"the declared {' and '.join(pins)}.",
                     evidence=evidence,
                     remediation="Audit the file itself to verify its checksum.",
                 )
             )
             continue
-        same = ds.sha256 == expected
+        actual = {a: ds.digests.get(a) for a in pins}
+        wrong = [a for a in pins if actual[a] != pins[a]]
+        algorithm = wrong[0] if wrong else next(iter(pins))
+        same = not wrong
         template = CHECKSUM_OK if same else CHECKSUM_BAD
         message = template.format(
-            name=name, file=file_label(ctx, name), sha=expected, actual=ds.sha256, expected=expected
+            name=name,
+            file=file_label(ctx, name),
+            algorithm=algorithm,
+            sha=pins[algorithm],
+            actual=actual[algorithm],
+            expected=pins[algorithm],
         )
         findings.append(
             params.finding(

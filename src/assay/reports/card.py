@@ -25,6 +25,7 @@ from assay.reports._documents import (
     with_interval,
 )
 from assay.run import Run
+from assay.sources.digests import digest_label
 
 SECTIONS = (
     "Model details",
@@ -184,7 +185,7 @@ def _dataset_rows(ev: Evidence, roles: tuple[str, ...]) -> list[tuple[Any, ...]]
                     item.get("path") or "in memory",
                     number(item.get("rows")),
                     number(item.get("columns")),
-                    f"`{str(item.get('sha256'))[:16]}…`",
+                    f"`{digest_label(item)}`",
                 )
             )
     return rows
@@ -193,7 +194,7 @@ def _dataset_rows(ev: Evidence, roles: tuple[str, ...]) -> list[tuple[Any, ...]]
 def _evaluation_data(ev: Evidence, doc: Any, owner: str) -> str:
     rows = _dataset_rows(ev, ("test", "ood", "current"))
     listed = (
-        table(("dataset", "role", "file", "rows", "columns", "sha256"), rows)
+        table(("dataset", "role", "file", "rows", "columns", "digest"), rows)
         if rows
         else "*No test, out-of-distribution or current dataset in the run.*"
     )
@@ -207,7 +208,7 @@ def _evaluation_data(ev: Evidence, doc: Any, owner: str) -> str:
 def _training_data(ev: Evidence, doc: Any, owner: str) -> str:
     rows = _dataset_rows(ev, ("train", "reference"))
     listed = (
-        table(("dataset", "role", "file", "rows", "columns", "sha256"), rows)
+        table(("dataset", "role", "file", "rows", "columns", "digest"), rows)
         if rows
         else "*No training dataset in the run.*"
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from assay.reports._documents import Evidence, Load, findings_table, human, number, table
 from assay.run import Run
+from assay.sources.digests import digest_label
 
 SECTIONS = (
     "Motivation",
@@ -113,7 +114,7 @@ def _composition(ev: Evidence, doc: Any, owner: str) -> str:
         ]
         out.append(
             f"**{dataset}** ({manifest.get('role')}): {number(manifest.get('rows'))} rows, "
-            f"{len(columns)} columns, sha256 `{str(manifest.get('sha256'))[:16]}…`\n\n"
+            f"{len(columns)} columns, `{digest_label(manifest)}`\n\n"
             + table(("column", "type", "role"), rows)
         )
     integrity = ev.findings("integrity")

@@ -50,6 +50,7 @@ from assay.reports._performance import performance_section
 from assay.reports._robustness import robustness_section
 from assay.reports._template_cache import template_cache
 from assay.run import Run
+from assay.sources.digests import first_digest
 
 TEMPLATE = "report.html.j2"
 _HEADER_KEYS = frozenset({"name", "version"})
@@ -213,7 +214,7 @@ def _manifest_view(name: str, data: Any, problem: str | None) -> dict[str, Any]:
         "dataset": manifest.get("dataset", name.removeprefix("manifest/")),
         "role": manifest.get("role"),
         "path": manifest.get("path"),
-        "sha256": manifest.get("sha256"),
+        "digest": first_digest(manifest),
         "bytes": manifest.get("bytes"),
         "rows": manifest.get("rows"),
         "columns": manifest.get("columns"),
@@ -271,5 +272,6 @@ def _environment() -> Environment:
     )
     env.filters["thousands"] = _thousands
     env.filters["short"] = short_id
+    env.filters["digest"] = first_digest
     env.filters["anchor"] = _anchor
     return env

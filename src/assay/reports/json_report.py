@@ -18,7 +18,17 @@ from assay.run import Run
 RESULTS_SCHEMA = "assay.results/1"
 """Type id and version of the JSON results document."""
 
-INPUT_FIELDS = ("name", "role", "path", "sha256", "bytes", "rows", "columns", "schema_fingerprint")
+INPUT_FIELDS = (
+    "name",
+    "role",
+    "path",
+    "blake3",
+    "sha256",
+    "bytes",
+    "rows",
+    "columns",
+    "schema_fingerprint",
+)
 """Fields every input fingerprint carries; ``null`` where the input does not have one."""
 
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from assay.errors import (
     DATA_UNREADABLE,
     InputError,
 )
+from assay.sources.digests import Algorithm, Digests, file_sha256
 from assay.sources.readers import (
     BATCH_SIZE,
     CsvReader,
@@ -40,10 +40,11 @@ from assay.sources.readers import (
 )
 from assay.spec.models import DatasetSchema, DatasetSpec, Spec
 
+__all__ = ["Dataset", "file_sha256", "open_dataset", "schema_fingerprint"]
+
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas (0.15 s): only CSV files need it
     import pyarrow.dataset as pads
 
-_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-sha256")
 _SUFFIX_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -68,19 +69,26 @@ class Dataset:
     path: Path | None
     format: str
     rows: int
-    digest: Future[tuple[str, int]]
+    digests: Digests
+    size: int  # the file's bytes (of the Arrow IPC stream for an in-memory table)
     schema: pa.Schema
     reader: Reader
+    algorithm: Algorithm = "blake3"  # the spec's `fingerprint:`
+
+    @property
+    def digest(self) -> str:
+        """The file's fingerprint in the spec's algorithm (hashed in a background thread
+        while the audit reads the data; see :mod:`assay.sources.digests`)."""
+        return self.digests.get(self.algorithm)
 
     @property
     def sha256(self) -> str:
-        """The file's sha256 (hashed in a background thread while the audit reads the data)."""
-        return self.digest.result()[0]
+        """The file's SHA-256 (started at open when the spec pins or traces files by it)."""
+        return self.digests.get("sha256")
 
     @property
-    def size(self) -> int:
-        """The file's size in bytes (of the Arrow IPC stream for an in-memory table)."""
-        return self.digest.result()[1]
+    def blake3(self) -> str:
+        return self.digests.get("blake3")
 
     @property
     def columns(self) -> list[str]:
@@ -102,7 +110,7 @@ class Dataset:
             "role": self.role,
             "path": str(self.path) if self.path else None,
             "format": self.format,
-            "sha256": self.sha256,
+            **self.digests.known(),
             "bytes": self.size,
             "rows": self.rows,
             "columns": len(self.columns),
@@ -116,23 +124,12 @@ def schema_fingerprint(schema: pa.Schema) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def file_sha256(path: Path, *, chunk: int = 1 << 20) -> tuple[str, int]:
-    """The sha256 and size of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
 def open_dataset(spec: Spec, name: str) -> Dataset:
     """Open dataset ``name`` of ``spec`` and check that it can be read; see the module doc."""
     ds_spec = spec.datasets[name]
     role = spec.role_of(name)
     if ds_spec.data is not None:
-        return _open_table(name, role, ds_spec)
+        return _open_table(name, role, ds_spec, spec)
     if ds_spec.path is None:
         raise InputError(
             f"{spec.where('datasets', name)}: dataset {name!r} has no `path:`. "
@@ -171,12 +168,25 @@ def open_dataset(spec: Spec, name: str) -> Dataset:
         if fmt == "arrow"
         else CsvReader(str(path), ds_spec, name)
     )
-    # hashlib releases the GIL: the file is hashed on another core while the audit runs.
-    digest = _HASHING.submit(file_sha256, path)
-    return Dataset(name, role, ds_spec, path, fmt, rows, digest, schema, reader)
+    # Hashed on background threads while the audit runs (see assay.sources.digests).
+    digests = Digests(path, wanted_digests(spec, ds_spec))
+    size = path.stat().st_size
+    return Dataset(
+        name, role, ds_spec, path, fmt, rows, digests, size, schema, reader, spec.fingerprint
+    )
 
 
-def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
+def wanted_digests(spec: Spec, ds_spec: DatasetSpec) -> tuple[Algorithm, ...]:
+    """The digests the audit will ask for: the spec's fingerprint, and the pinned ones."""
+    wanted: list[Algorithm] = [spec.fingerprint]
+    if ds_spec.sha256 is not None or spec.lineage:
+        wanted.append("sha256")
+    if ds_spec.blake3 is not None:
+        wanted.append("blake3")
+    return tuple(dict.fromkeys(wanted))
+
+
+def _open_table(name: str, role: str, ds_spec: DatasetSpec, spec: Spec) -> Dataset:
     table = as_arrow_table(ds_spec.data, name)
     if table.num_rows == 0:
         raise InputError(DATA_EMPTY.format(file=f"<in-memory {name}>", dataset=name))
@@ -184,8 +194,6 @@ def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     buffer = sink.getvalue()
-    digest: Future[tuple[str, int]] = Future()
-    digest.set_result((hashlib.sha256(memoryview(buffer)).hexdigest(), buffer.size))
     return Dataset(
         name,
         role,
@@ -193,9 +201,11 @@ def _open_table(name: str, role: str, ds_spec: DatasetSpec) -> Dataset:
         None,
         "memory",
         table.num_rows,
-        digest,
+        Digests(memoryview(buffer), wanted_digests(spec, ds_spec)),
+        buffer.size,
         table.schema,
         TableReader(table),
+        spec.fingerprint,
     )
 
 

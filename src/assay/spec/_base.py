@@ -14,7 +14,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-def _check_sha256(value: str | None) -> str | None:
+def _check_sha256(value: str | None, algorithm: str = "sha256") -> str | None:
     if value is not None and not _SHA256.match(value.lower()):
-        raise ValueError("must be 64 hexadecimal characters (a sha256 digest)")
+        raise ValueError(f"must be 64 hexadecimal characters (a {algorithm} digest)")
     return None if value is None else value.lower()

@@ -177,6 +177,7 @@ class DatasetSpec(_Model):
     sensitive: list[SensitiveFeature] = Field(default_factory=list)
     schema_: SchemaDeclaration | None = Field(default=None, alias="schema")
     sha256: str | None = None
+    blake3: str | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     consent: str | None = None
     """A column saying whether each row's subject consented (true/false, yes/no, 1/0)."""
@@ -201,6 +202,11 @@ class DatasetSpec(_Model):
     @classmethod
     def _sha(cls, value: str | None) -> str | None:
         return _check_sha256(value)
+
+    @field_validator("blake3")
+    @classmethod
+    def _blake3(cls, value: str | None) -> str | None:
+        return _check_sha256(value, "BLAKE3")
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
@@ -306,6 +312,8 @@ class Spec(_Model):
     version: Literal[1]
     system: System
     seed: int = Field(default=0, ge=0)
+    fingerprint: Literal["blake3", "sha256"] = "blake3"
+    """The digest every run records of each input file (assay.sources.digests)."""
     owners: Owners = Field(default_factory=Owners)
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
     lineage: list[LineageStep] = Field(default_factory=list)
