@@ -74,7 +74,7 @@ def test_add_sorted_matches_exact_quantiles_within_kll_error() -> None:
     for i, batch in enumerate(batches):
         add_sorted(sketch, np.sort(batch), seed=i)
     values = np.sort(np.concatenate(batches))
-    assert sketch.n == values.size == sum(int(w) for _, w in sketch)
+    assert sketch.n == values.size == items_and_weights(sketch)[1].sum()
     assert sketch.get_min_value() == values[0] and sketch.get_max_value() == values[-1]
     ranks = np.linspace(0.01, 0.99, 99)
     estimates = np.array(sketch.get_quantiles(list(ranks)))

@@ -4,7 +4,8 @@ A :class:`ColumnProfile` is built batch by batch with :meth:`ColumnProfile.updat
 combined with :meth:`ColumnProfile.merge`. Exact parts — counts, nulls, NaN and infinities,
 min, max, exact value counts, exact values — are identical however the rows were split;
 moments agree to floating-point rounding (Chan's parallel update); quantiles (DataSketches
-KLL) and distinct counts past the cap are within their sketches' documented error.
+KLL, sampled first on large datasets: :mod:`assay.profiles.kll`) and distinct counts past
+the cap are within their sketches' documented error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 from datasketches import kll_doubles_sketch
 
 from assay._arrow import bool_array, bools, floats
-from assay.profiles.kll import add_sorted
+from assay.profiles.kll import SAMPLE_FROM, add_sampled, add_sorted, batch_stride
 from assay.profiles.sketches import (
     DistinctSketch,
     FrequentItems,
@@ -60,10 +61,24 @@ class ColumnProfile:
     exact_limit: int = EXACT_LIMIT
     distinct: DistinctSketch = field(default_factory=DistinctSketch)
     items: FrequentItems = field(default_factory=FrequentItems)
+    kll_stride: int = 1
+    """Build-time only (not in the profile file): the KLL sampler's stride for this column's
+    batches, from the dataset's row count (:func:`assay.profiles.kll.sampling_stride`); 1
+    sorts every batch whole."""
+    kll_offset: int = 0
+    """Build-time only: the row at which this profile's rows start in the dataset (a task's
+    slice), mixed into the sampler's random choices with the values seen so far, so that
+    equal batches at the same place in two slices do not draw the same sample."""
 
     @classmethod
     def empty(
-        cls, name: str, dtype: pa.DataType, *, exact_limit: int = EXACT_LIMIT
+        cls,
+        name: str,
+        dtype: pa.DataType,
+        *,
+        exact_limit: int = EXACT_LIMIT,
+        kll_stride: int = 1,
+        kll_offset: int = 0,
     ) -> ColumnProfile:
         logical = logical_type(dtype)
         numeric = logical in NUMERIC
@@ -75,6 +90,8 @@ class ColumnProfile:
             values=np.empty(0, np.float64) if numeric and exact_limit > 0 else None,
             exact_limit=exact_limit,
             items=FrequentItems(summarise=not numeric),
+            kll_stride=kll_stride,
+            kll_offset=kll_offset,
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -111,7 +128,7 @@ class ColumnProfile:
                 counted = counted[~nan]
                 present = pc.filter(present, bool_array(~nan))
             self._count_items(present, counted, kind)
-            self._update_numeric(x, nan if has_nan else None)
+            self._update_numeric(x, nan if has_nan else None, n)
         else:
             counted = hashes if valid is None else hashes[valid]
             batch = self._count_items(present, counted, kind)
@@ -150,8 +167,9 @@ class ColumnProfile:
             keys = pa.array(values, type=dtype) if dtype is not None else pa.array(values)
             self.distinct.update(hash_array(keys, column_seed(self.name)))
 
-    def _update_numeric(self, x: np.ndarray, nan: np.ndarray | None) -> None:
-        """Moments, range, quantiles and exact values of a batch of present numbers."""
+    def _update_numeric(self, x: np.ndarray, nan: np.ndarray | None, rows: int) -> None:
+        """Moments, range, quantiles and exact values of a batch of present numbers (of a
+        batch of ``rows`` rows)."""
         if nan is not None:
             self.nans += int(nan.sum())
         finite = np.isfinite(x)
@@ -161,7 +179,7 @@ class ColumnProfile:
             x = x[finite]
         if x.size == 0:
             return
-        n_b = x.size
+        n_b, before = x.size, self.n_finite
         mean_b = float(x.mean())
         deviation = x - mean_b
         # A dot product instead of (d * d).sum(): no 8-byte-per-value temporary. The command
@@ -169,12 +187,21 @@ class ColumnProfile:
         m2_b = float(np.dot(deviation, deviation))
         self._combine_moments(n_b, mean_b, m2_b)
         assert self.kll is not None
-        # Sorted with NumPy's vectorised sort, a batch is compacted as KLL would compact it
-        # by slicing and merged in one step (assay.profiles.kll), ~17× cheaper than update().
-        ordered = np.sort(x)
-        self.min = _least(self.min, float(ordered[0]))
-        self.max = _greatest(self.max, float(ordered[-1]))
-        add_sorted(self.kll, ordered, column_seed(self.name))
+        seed = column_seed(self.name)
+        stride = batch_stride(self.kll_stride, n_b, rows)
+        if stride > 1 and n_b >= SAMPLE_FROM * self.kll.k:
+            # A large dataset: one value of each block of `stride` is sorted and weighs
+            # `stride` (KLL's sampler; the error it adds is in assay.profiles.kll's doc).
+            low, high = add_sampled(self.kll, x, stride, seed, position=self.kll_offset + before)
+        else:
+            # Sorted with NumPy's vectorised sort, a batch is compacted as KLL would compact
+            # it by slicing and merged in one step (assay.profiles.kll), ~17× cheaper than
+            # update().
+            ordered = np.sort(x)
+            low, high = float(ordered[0]), float(ordered[-1])
+            add_sorted(self.kll, ordered, seed)
+        self.min = _least(self.min, low)
+        self.max = _greatest(self.max, high)
         if self.values is not None:
             self.values = (
                 np.concatenate([self.values, x]) if self.n_finite <= self.exact_limit else None
@@ -209,6 +236,7 @@ class ColumnProfile:
             distinct=DistinctSketch(self.distinct.k),
             items=self.items.merge(other.items),
             kll=None,
+            kll_stride=max(self.kll_stride, other.kll_stride),  # for later updates only
             values=None,
         )
         if not merged.items.exact:  # exact counts stand in for the sketch while they last

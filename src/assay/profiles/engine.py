@@ -28,6 +28,7 @@ import pyarrow as pa
 from assay._arrow import int64_array
 from assay.errors import InputError
 from assay.profiles.column import ColumnProfile
+from assay.profiles.kll import sampling_stride
 from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.sketches import DistinctSketch
@@ -87,6 +88,7 @@ class Task:
     exact_limit: int | None
     dictionary: tuple[str, ...] = ()  # text columns the reader delivers dictionary-encoded
     distinct_below: Mapping[str, int] = field(default_factory=dict)  # see _PassState
+    kll_stride: int = 1  # the KLL sampler's stride, from the whole dataset's rows
 
 
 @dataclass
@@ -127,7 +129,9 @@ def run_task(task: Task) -> TaskResult:
             array = batch.column(name)
             if name not in profiles:
                 kind = array.type.value_type if name in task.dictionary else array.type
-                profiles[name] = ColumnProfile.empty(name, kind, **kwargs)
+                profiles[name] = ColumnProfile.empty(
+                    name, kind, kll_stride=task.kll_stride, kll_offset=task.row_offset, **kwargs
+                )
                 profiles[name].distinct.below = task.distinct_below.get(name)
             hashes = profiles[name].update(array)
             group = task.groups.get(name)
@@ -194,6 +198,7 @@ def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: i
         slices = row_slices(ds)
         encoded = dictionary_columns(ds)
         column_groups = _column_groups(ds.columns, 1 if len(slices) >= 2 * workers else 2 * workers)
+        stride = sampling_stride(ds.rows)  # per dataset: the same however it is split
         for part, (parts, offset, rows) in enumerate(slices):
             inside = sample[(sample >= offset) & (sample < offset + rows)]
             for columns in column_groups:
@@ -210,6 +215,7 @@ def plan_tasks(datasets: Mapping[str, Dataset], options: ScanOptions, workers: i
                         sample_rows=inside,
                         exact_limit=options.exact_limit,
                         dictionary=tuple(c for c in columns if c in encoded),
+                        kll_stride=stride,
                     )
                 )
     return tasks
