@@ -76,6 +76,9 @@ def serve(source: IO[bytes], sink: IO[bytes], *, eager: bool = True) -> None:
             # freed would otherwise add to the audit's peak memory while the checks run.
             # (Between tasks the memory is kept: the next task reuses it.)
             pyarrow.default_memory_pool().release_unused()
+            from assay.profiles.shared import forget_mappings
+
+            forget_mappings()  # the pass's shared row hashes (the audit keeps its own map)
             continue
         try:
             if message[0] == "task":

@@ -31,6 +31,7 @@ from assay.profiles.column import ColumnProfile
 from assay.profiles.kll import sampling_stride
 from assay.profiles.pool import WorkerPool
 from assay.profiles.rows import GROUPS, RowHashes
+from assay.profiles.shared import HashTarget, SharedHashes
 from assay.profiles.sketches import DistinctSketch
 from assay.profiles.table import TableProfile
 from assay.sources.readers import dictionary_columns, row_slices
@@ -49,6 +50,12 @@ class PassHooks:
 
     def fold(self, result: TaskResult) -> TaskResult:
         return result
+
+    def share_memory(self) -> Callable[[], None]:
+        """Called by an executor whose tasks all run on this machine, before they start;
+        returns what to call once they have ended. (The pass's hooks put the row-hash arrays
+        in shared memory: :mod:`assay.profiles.shared`.)"""
+        return lambda: None
 
 
 Executor = Callable[[list["Task"], PassHooks], Iterator["TaskResult"]]
@@ -88,6 +95,7 @@ class Task:
     exact_limit: int | None
     dictionary: tuple[str, ...] = ()  # text columns the reader delivers dictionary-encoded
     distinct_below: Mapping[str, int] = field(default_factory=dict)  # see _PassState
+    hash_targets: Mapping[str, HashTarget] = field(default_factory=dict)  # group -> shared rows
     kll_stride: int = 1  # the KLL sampler's stride, from the whole dataset's rows
 
 
@@ -100,6 +108,7 @@ class TaskResult:
     profiles: dict[str, ColumnProfile]
     hashes: dict[str, np.ndarray]
     sample: dict[str, pa.Array] = field(default_factory=dict)
+    written: tuple[str, ...] = ()  # hash groups written in place (Task.hash_targets)
 
 
 @dataclass
@@ -116,8 +125,16 @@ def run_task(task: Task) -> TaskResult:
     kwargs = {} if task.exact_limit is None else {"exact_limit": task.exact_limit}
     profiles: dict[str, ColumnProfile] = {}
     # Written, not zero-filled and added to: fresh memory costs a page fault per first touch,
-    # and a zero-filled page read before it is written costs two.
-    sums = {g: np.empty(task.rows, np.uint64) for g in set(task.groups.values())}
+    # and a zero-filled page read before it is written costs two. Where the pass shares its
+    # arrays, straight into the dataset's rows (assay.profiles.shared).
+    sums: dict[str, np.ndarray] = {}
+    in_place: list[str] = []
+    for name in set(task.groups.values()):
+        shared = task.hash_targets.get(name)
+        view = shared.view() if shared is not None else None
+        if view is not None:
+            in_place.append(name)
+        sums[name] = view if view is not None else np.empty(task.rows, np.uint64)
     sample: dict[str, list[pa.Array]] = (
         {c: [] for c in task.columns} if task.sample_rows.size else {}
     )
@@ -163,8 +180,9 @@ def run_task(task: Task) -> TaskResult:
         task.row_offset,
         task.rows,
         profiles,
-        sums,
+        {g: a for g, a in sums.items() if g not in in_place},
         {c: pa.concat_arrays(a) for c, a in sample.items() if a},
+        tuple(sorted(in_place)),
     )
 
 
@@ -280,6 +298,12 @@ class _PassState(PassHooks):
     finishes. Holding every task's partial arrays until the pass ends would double the per-row
     memory (and more with column groups); folded at once, a partial lives for one task.
 
+    With :meth:`share_memory` (an executor on this machine) the arrays live in shared memory
+    and a task that holds all of a dataset's columns for its rows writes its hashes there
+    itself (:mod:`assay.profiles.shared`); its result then carries none. Tasks that split a
+    dataset's columns (small datasets) still return partials: two of them would otherwise
+    add to the same rows at once.
+
     Distinct bounds: the k-th smallest value hash of each column among the results folded so
     far. A hash at or above it cannot be among the column's k smallest, so a task that starts
     later skips such hashes at once instead of sorting them into its own sketch (about a
@@ -287,6 +311,8 @@ class _PassState(PassHooks):
     """
 
     def __init__(self, datasets: Mapping[str, Dataset], *, row_hashes: bool) -> None:
+        self._width = {name: len(ds.columns) for name, ds in datasets.items()}
+        self._shared: SharedHashes | None = None
         # Each row range's first partial is copied in, later ones (other columns of the same
         # rows) added: no zero-filled memory read before it is written (see run_task).
         self.arrays = (
@@ -310,6 +336,20 @@ class _PassState(PassHooks):
                 if sum(rows for _, rows in spans) != datasets[name].rows:
                     raise RuntimeError(f"{name}: the pass left rows of the {group} hashes unset")
 
+    def share_memory(self) -> Callable[[], None]:
+        sizes = {
+            (name, group): array.size
+            for name, arrays in self.arrays.items()
+            for group, array in arrays.items()
+        }
+        shared = SharedHashes.create(sizes) if sizes else None
+        if shared is None:
+            return lambda: None
+        self._shared = shared
+        for (name, group), array in shared.arrays.items():
+            self.arrays[name][group] = array
+        return shared.close
+
     def prepare(self, task: Task) -> Task:
         with self._lock:
             bounds = {
@@ -318,13 +358,24 @@ class _PassState(PassHooks):
                 if (seen := self._seen.get((task.dataset, c))) is not None
                 and seen.hashes.size >= seen.k
             }
-        return replace(task, distinct_below=bounds) if bounds else task
+        changes: dict[str, Any] = {"distinct_below": bounds} if bounds else {}
+        if self._shared is not None and len(task.columns) == self._width[task.dataset]:
+            changes["hash_targets"] = {
+                group: self._shared.target((task.dataset, group), task.row_offset, task.rows)
+                for group in set(task.groups.values())
+            }
+        return replace(task, **changes) if changes else task
 
     def fold(self, result: TaskResult) -> TaskResult:
         with self._lock:
             if self.arrays:
                 arrays = self.arrays[result.dataset]
                 span = (result.row_offset, result.rows)
+                for group in result.written:  # in place, by a task with all the columns
+                    filled = self._filled.setdefault((result.dataset, group), set())
+                    if span in filled:
+                        raise RuntimeError(f"{result.dataset}: rows {span} hashed twice")
+                    filled.add(span)
                 for group, partial in result.hashes.items():
                     target = arrays[group][result.row_offset : result.row_offset + result.rows]
                     filled = self._filled.setdefault((result.dataset, group), set())
@@ -359,7 +410,7 @@ def local_pool(workers: int) -> Executor:
 
     def execute(tasks: list[Task], hooks: PassHooks) -> Iterator[TaskResult]:
         with WorkerPool(workers - 1) as pool:
-            yield from pool.run(tasks, run_task, hooks.fold, prepare=hooks.prepare)
+            yield from pooled(pool)(tasks, hooks)
 
     return execute
 
@@ -368,7 +419,11 @@ def pooled(pool: WorkerPool) -> Executor:
     """An executor that runs the pass on ``pool`` and leaves its workers running."""
 
     def execute(tasks: list[Task], hooks: PassHooks) -> Iterator[TaskResult]:
-        return pool.run(tasks, run_task, hooks.fold, prepare=hooks.prepare)
+        done = hooks.share_memory()
+        try:
+            yield from pool.run(tasks, run_task, hooks.fold, prepare=hooks.prepare)
+        finally:
+            done()
 
     return execute
 
