@@ -8,32 +8,17 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from _profile_support import exact_parts, mixed_table
+from _profile_support import exact_parts, reference_and_current
 from assay.errors import InputError
 from assay.profiles.distributed import SCHEDULER_UNREACHABLE, dask_executor
 from assay.profiles.engine import ScanOptions, run_inline, scan
-from assay.sources import open_dataset
-from assay.spec import spec_from_mapping
 
 pytest.importorskip("distributed")
 
 
 @pytest.mark.slow
 def test_local_cluster_with_two_workers_gives_the_local_profile(tmp_path: Path) -> None:
-    pq.write_table(mixed_table(40_000, 5), tmp_path / "ref.parquet", row_group_size=5_000)
-    pq.write_table(mixed_table(25_000, 6), tmp_path / "cur.parquet", row_group_size=5_000)
-    spec = spec_from_mapping(
-        {
-            "version": 1,
-            "system": {"name": "t"},
-            "datasets": {
-                "reference": {"path": "ref.parquet", "target": "t"},
-                "current": {"path": "cur.parquet", "target": "t"},
-            },
-        },
-        base_dir=tmp_path,
-    )
-    datasets = {name: open_dataset(spec, name) for name in spec.datasets}
+    datasets = reference_and_current(tmp_path, (40_000, 25_000), (5, 6), 5_000)
     options = ScanOptions(sample_size=300, seed=1, exact_limit=10_000)
     local = scan(datasets, options, executor=run_inline)
     cluster = scan(datasets, options, executor=dask_executor(workers=2))

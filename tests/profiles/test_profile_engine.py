@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from _profile_support import mixed_table
+from _profile_support import mixed_table, reference_and_current
 from assay.errors import InputError
 from assay.profiles.engine import ScanOptions, local_pool, run_inline, scan
 from assay.profiles.table import TableProfile
@@ -22,20 +22,7 @@ from assay.spec import spec_from_mapping
 
 @pytest.fixture
 def two_files(tmp_path: Path) -> dict:  # type: ignore[type-arg]
-    pq.write_table(mixed_table(30_000, 1), tmp_path / "ref.parquet", row_group_size=4_000)
-    pq.write_table(mixed_table(20_000, 2), tmp_path / "cur.parquet", row_group_size=4_000)
-    spec = spec_from_mapping(
-        {
-            "version": 1,
-            "system": {"name": "t"},
-            "datasets": {
-                "reference": {"path": "ref.parquet", "target": "t"},
-                "current": {"path": "cur.parquet", "target": "t"},
-            },
-        },
-        base_dir=tmp_path,
-    )
-    return {name: open_dataset(spec, name) for name in spec.datasets}
+    return reference_and_current(tmp_path, (30_000, 20_000), (1, 2), 4_000)
 
 
 def exact(profile: TableProfile) -> dict:  # type: ignore[type-arg]

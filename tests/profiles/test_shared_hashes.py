@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from _profile_support import mixed_table
+from _profile_support import mixed_table, reference_and_current
 from assay.profiles import shared
 from assay.profiles.engine import (
     ScanOptions,
@@ -28,20 +28,7 @@ from assay.spec import spec_from_mapping
 @pytest.fixture
 def datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Dataset]:
     monkeypatch.setattr("assay.sources.readers.SLICE_ROWS", 8_000)  # several row slices
-    pq.write_table(mixed_table(40_000, 1), tmp_path / "ref.parquet", row_group_size=4_000)
-    pq.write_table(mixed_table(36_000, 2), tmp_path / "cur.parquet", row_group_size=4_000)
-    spec = spec_from_mapping(
-        {
-            "version": 1,
-            "system": {"name": "t"},
-            "datasets": {
-                "reference": {"path": "ref.parquet", "target": "t"},
-                "current": {"path": "cur.parquet", "target": "t"},
-            },
-        },
-        base_dir=tmp_path,
-    )
-    return {name: open_dataset(spec, name) for name in spec.datasets}
+    return reference_and_current(tmp_path, (40_000, 36_000), (1, 2), 4_000)
 
 
 def _inline_hashes(datasets: dict[str, Dataset]) -> dict[str, dict[str, np.ndarray]]:
