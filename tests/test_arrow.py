@@ -10,9 +10,18 @@ import textwrap
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
-from assay._arrow import bool_array, bools, floats, floats_or_nan, int64_array, strings
+from assay._arrow import (
+    bool_array,
+    bools,
+    floats,
+    floats_or_nan,
+    int64_array,
+    integers_or,
+    strings,
+)
 
 
 @pytest.mark.parametrize(
@@ -99,8 +108,15 @@ def test_the_conversions_and_the_profile_pass_never_import_pandas(tmp_path: obje
         pq.write_table(table, path)
         result = profile(path)
         assert result.rows == 3, result.rows
+        # Text with nulls, read dictionary-encoded (written by the test, outside this process).
+        result = profile(sys.argv[1] + "/nulls.parquet")
+        assert result["s"].nulls == 20, result["s"].nulls
         print("pandas" in sys.modules)
         """
+    )
+    pq.write_table(
+        pa.table({"s": pa.array(["a", None, "b", None, "a"] * 10), "x": list(range(50))}),
+        f"{tmp_path}/nulls.parquet",
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
@@ -115,3 +131,11 @@ def test_floats_without_copy_view_arrows_float64_memory_read_only() -> None:
     assert not view.flags.writeable and view.tolist() == [1.5, 2.5, 3.5]
     widened = floats(pa.array([1, 2], pa.int16()), copy=False)  # a conversion is a copy anyway
     assert widened.dtype == np.float64 and widened.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("kind", [pa.int8(), pa.int32(), pa.uint16(), pa.int64()])
+def test_integers_or_fills_nulls_from_the_buffers(kind: pa.DataType) -> None:
+    whole = pa.array([3, None, 1, 2, None, 0, 5], type=kind)
+    for array in (whole, whole.slice(1, 5), whole.slice(2, 3)):
+        expected = [99 if v is None else v for v in array.to_pylist()]
+        assert integers_or(array, 99).tolist() == expected

@@ -79,6 +79,19 @@ def bools(array: pa.Array | pa.ChunkedArray) -> BoolArray:
     return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
 
+def integers_or(array: pa.Array, fill: int) -> np.ndarray:
+    """An integer Arrow array (dictionary indices) as NumPy, with ``fill`` where it is null:
+    from its buffers. (``pc.fill_null(array, fill)`` turns ``fill`` into an Arrow scalar,
+    which imports pandas.)"""
+    if not array.null_count:
+        return np.from_dlpack(array)
+    width = array.type.bit_width // 8
+    kind = "i" if pa.types.is_signed_integer(array.type) else "u"
+    values = np.frombuffer(array.buffers()[1], f"<{kind}{width}", len(array), array.offset * width)
+    filled: np.ndarray = np.where(bools(pc.is_valid(array)), values, fill)
+    return filled
+
+
 def int64_array(values: npt.ArrayLike) -> pa.Array:
     """NumPy integers (row numbers for ``take``) as an Arrow int64 array."""
     data = np.ascontiguousarray(values, dtype=np.int64)

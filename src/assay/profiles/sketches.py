@@ -30,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay._arrow import int64_array
+from assay._arrow import int64_array, integers_or
 
 DISTINCT_K = 4096
 """Hashes a distinct-count sketch keeps: exact below this many distinct values."""
@@ -68,10 +68,7 @@ def _hash_dictionary(array: pa.DictionaryArray, seed: int) -> np.ndarray:
     table = hash_array(
         pa.concat_arrays([array.dictionary, pa.nulls(1, array.type.value_type)]), seed
     )
-    indices = array.indices
-    if indices.null_count:
-        indices = pc.fill_null(indices, len(array.dictionary))
-    gathered: np.ndarray = table[np.from_dlpack(indices)]
+    gathered: np.ndarray = table[integers_or(array.indices, len(array.dictionary))]
     return gathered
 
 
