@@ -19,6 +19,7 @@ from assay._arrow import (
     floats,
     floats_or_nan,
     int64_array,
+    integer_array,
     integers_or,
     strings,
 )
@@ -109,13 +110,21 @@ def test_the_conversions_and_the_profile_pass_never_import_pandas(tmp_path: obje
         result = profile(path)
         assert result.rows == 3, result.rows
         # Text with nulls, read dictionary-encoded (written by the test, outside this process).
+        # ... and 8-bit integers, counted by bit pattern.
         result = profile(sys.argv[1] + "/nulls.parquet")
         assert result["s"].nulls == 20, result["s"].nulls
+        assert dict(result["small"].items.counts) == {-3: 10, 0: 10, 1: 20, 2: 10}
         print("pandas" in sys.modules)
         """
     )
     pq.write_table(
-        pa.table({"s": pa.array(["a", None, "b", None, "a"] * 10), "x": list(range(50))}),
+        pa.table(
+            {
+                "s": pa.array(["a", None, "b", None, "a"] * 10),
+                "x": list(range(50)),
+                "small": pa.array([-3, 1, 2, 1, 0] * 10, pa.int8()),
+            }
+        ),
         f"{tmp_path}/nulls.parquet",
     )
     done = subprocess.run(
@@ -139,3 +148,6 @@ def test_integers_or_fills_nulls_from_the_buffers(kind: pa.DataType) -> None:
     for array in (whole, whole.slice(1, 5), whole.slice(2, 3)):
         expected = [99 if v is None else v for v in array.to_pylist()]
         assert integers_or(array, 99).tolist() == expected
+    built = integer_array(np.array([5, 0, 3]), kind)
+    built.validate(full=True)
+    assert built.type == kind and built.to_pylist() == [5, 0, 3]

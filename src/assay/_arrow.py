@@ -94,8 +94,15 @@ def integers_or(array: pa.Array, fill: int) -> np.ndarray:
 
 def int64_array(values: npt.ArrayLike) -> pa.Array:
     """NumPy integers (row numbers for ``take``) as an Arrow int64 array."""
-    data = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), data.size, [None, pa.py_buffer(data)])
+    return integer_array(values, pa.int64())
+
+
+def integer_array(values: npt.ArrayLike, kind: pa.DataType) -> pa.Array:
+    """NumPy integers as an Arrow array of the integer type ``kind`` (no nulls)."""
+    width = kind.bit_width // 8
+    sign = "i" if pa.types.is_signed_integer(kind) else "u"
+    data = np.ascontiguousarray(values, dtype=f"<{sign}{width}")
+    return pa.Array.from_buffers(kind, data.size, [None, pa.py_buffer(data)])
 
 
 def bool_array(values: npt.ArrayLike) -> pa.Array:

@@ -30,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay._arrow import int64_array, integers_or
+from assay._arrow import int64_array, integer_array, integers_or
 
 DISTINCT_K = 4096
 """Hashes a distinct-count sketch keeps: exact below this many distinct values."""
@@ -98,7 +98,7 @@ def small_integer_counts(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     if pa.types.is_signed_integer(values.type):  # two's complement: high patterns are negative
         numbers[numbers >= 1 << (width - 1)] -= 1 << width
     order = np.argsort(numbers, kind="stable")  # as value_counts would not, but in value order
-    return pa.array(numbers[order], type=values.type), int64_array(counts[used][order])
+    return integer_array(numbers[order], values.type), int64_array(counts[used][order])
 
 
 @dataclass
