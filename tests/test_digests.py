@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import Future
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from _cli_support import flat, invoke
+from assay.profiles.pool import WorkerPool
 from assay.sources import open_dataset
 from assay.sources.digests import Digests, bytes_digest, digest_label, file_digest
 from assay.spec.loader import spec_from_mapping
@@ -109,3 +112,50 @@ def test_assay_digest_bad_input_exits_2(
     assert result.exit_code == 2
     assert message in flat(result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_the_prestarted_worker_hashes_a_file_the_audit_then_adopts(tmp_path: Path) -> None:
+    from assay.profiles import pool as pool_module
+    from assay.sources import digests
+
+    (tmp_path / "d.bin").write_bytes(b"x" * 100_000)
+    pool_module.prestart(1)
+    worker_pid = pool_module._PRESTARTED[-1].process.pid
+    calls: list[object] = []
+
+    def on_worker(function: object, *args: object) -> object:
+        calls.append(args)
+        return pool_module.prestarted_call(function, *args)  # type: ignore[arg-type]
+
+    digests.prestart(tmp_path / "d.bin", ("blake3",), on_worker)
+    found = Digests(tmp_path / "d.bin", ("blake3",))
+    assert found.get("blake3") == bytes_digest(b"x" * 100_000)
+    assert calls == [(tmp_path / "d.bin", "blake3")] and found._adopted == {"blake3"}
+    with WorkerPool(1) as pool:  # takes the worker over, after the call it answered
+        assert pool.submit(os.getpid).result(timeout=60) == worker_pid
+        assert [w.process.pid for w in pool._workers] == [worker_pid]
+    assert not digests._EARLY
+
+
+def test_a_file_changed_since_the_early_hash_is_hashed_again(tmp_path: Path) -> None:
+    from assay.sources import digests
+
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"old")
+    stale: Future[str] = Future()
+    stale.set_result(bytes_digest(b"old"))
+    digests.prestart(path, ("blake3",), lambda *_: stale)
+    path.write_bytes(b"new, and longer")
+    found = Digests(path, ("blake3",))
+    assert found.get("blake3") == bytes_digest(b"new, and longer") and not found._adopted
+
+
+def test_a_failed_early_hash_is_done_here(tmp_path: Path) -> None:
+    from assay.sources import digests
+
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"abc")
+    failed: Future[str] = Future()
+    failed.set_exception(RuntimeError("a profile worker process stopped unexpectedly"))
+    digests.prestart(path, ("sha256",), lambda *_: failed)
+    assert Digests(path, ("sha256",)).get("sha256") == hashlib.sha256(b"abc").hexdigest()

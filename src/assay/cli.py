@@ -107,17 +107,20 @@ def _prestart_for(spec: Path, engine: str) -> None:
         parsed = load_spec(spec)
     except AssayError:
         return  # the audit reports it, with the full message
-    sizes = 0
-    for ds in parsed.datasets.values():
-        if ds.path is not None:
-            path = parsed.resolve(ds.path)
-            sizes += path.stat().st_size if path.is_file() else 0
-    if sizes < PRESTART_BYTES:
+    files = {
+        parsed.resolve(ds.path): ds
+        for ds in parsed.datasets.values()
+        if ds.path is not None and parsed.resolve(ds.path).is_file()
+    }
+    if sum(path.stat().st_size for path in files) < PRESTART_BYTES:
         return
-    from assay.profiles.pool import prestart
+    from assay.profiles.pool import prestart, prestarted_call
+    from assay.sources import digests
 
     workers = min(2, os.cpu_count() or 1) - 1
     prestart(workers)  # first: the pass worker boots while the checks are imported
+    for path, ds in files.items():  # and hashes the files meanwhile (assay.sources.digests)
+        digests.prestart(path, digests.wanted_digests(parsed, ds), prestarted_call)
     from assay.runner import plan
 
     try:

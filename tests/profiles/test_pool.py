@@ -97,7 +97,7 @@ def test_a_pool_takes_over_the_prestarted_worker_and_helper() -> None:
     from assay.profiles import pool as pool_module
 
     pool_module.prestart(1, warm=["json"])
-    worker_pid = pool_module._PRESTARTED[-1].pid
+    worker_pid = pool_module._PRESTARTED[-1].process.pid
     helper_pid = pool_module._PRESTARTED_HELPER[-1].process.pid
     with WorkerPool(1, warm=["json"]) as pool:
         assert pool.submit(os.getpid).result(timeout=60) == helper_pid

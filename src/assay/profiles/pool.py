@@ -29,7 +29,7 @@ from assay.profiles._frames import read_frame, write_frame
 
 T = TypeVar("T")
 
-_PRESTARTED: list[subprocess.Popen[bytes]] = []
+_PRESTARTED: list[Worker] = []
 _PRESTARTED_HELPER: list[Worker] = []
 
 
@@ -53,7 +53,7 @@ def prestart(count: int, *, warm: Sequence[str] = ()) -> None:
     unused ones exit with this process (their input closes).
     """
     while len(_PRESTARTED) < count:
-        _PRESTARTED.append(start_worker())
+        _PRESTARTED.append(Worker(start_worker()))
     if count and warm and not _PRESTARTED_HELPER:
         helper = Worker(start_worker(helper=True))
         helper.send(("warm", list(warm)))
@@ -93,6 +93,26 @@ class Worker:
         self.process.wait()
 
 
+def prestarted_call(function: Callable[..., T], *args: Any) -> Future[T] | None:
+    """Run ``function(*args)`` on the prestarted pass worker, if there is one (``None``
+    otherwise). The call goes first: the pool that takes the worker over sends its tasks
+    after it. (The command line hashes the input files there while it imports the checks:
+    see :func:`assay.sources.digests.prestart`.)"""
+    if not _PRESTARTED:
+        return None
+    worker = _PRESTARTED[0]
+    future: Future[T] = Future()
+
+    def call() -> None:
+        try:
+            future.set_result(worker.request(("call", function, args)))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=call, daemon=True).start()
+    return future
+
+
 class WorkerPool:
     """This process and ``extra`` worker processes, for the length of one audit."""
 
@@ -125,7 +145,7 @@ class WorkerPool:
             )
             self._helper.send(("warm", self.warm))
         while len(self._workers) < self.extra:
-            self._workers.append(Worker(_PRESTARTED.pop() if _PRESTARTED else start_worker()))
+            self._workers.append(_PRESTARTED.pop() if _PRESTARTED else Worker(start_worker()))
         return self._workers
 
     # The profile pass -------------------------------------------------------------------

@@ -29,7 +29,7 @@ from assay.errors import (
     DATA_UNREADABLE,
     InputError,
 )
-from assay.sources.digests import Algorithm, Digests, file_sha256
+from assay.sources.digests import Algorithm, Digests, file_sha256, wanted_digests
 from assay.sources.readers import (
     BATCH_SIZE,
     CsvReader,
@@ -174,16 +174,6 @@ def open_dataset(spec: Spec, name: str) -> Dataset:
     return Dataset(
         name, role, ds_spec, path, fmt, rows, digests, size, schema, reader, spec.fingerprint
     )
-
-
-def wanted_digests(spec: Spec, ds_spec: DatasetSpec) -> tuple[Algorithm, ...]:
-    """The digests the audit will ask for: the spec's fingerprint, and the pinned ones."""
-    wanted: list[Algorithm] = [spec.fingerprint]
-    if ds_spec.sha256 is not None or spec.lineage:
-        wanted.append("sha256")
-    if ds_spec.blake3 is not None:
-        wanted.append("blake3")
-    return tuple(dict.fromkeys(wanted))
 
 
 def _open_table(name: str, role: str, ds_spec: DatasetSpec, spec: Spec) -> Dataset:

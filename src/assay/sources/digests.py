@@ -17,15 +17,25 @@ Hashing runs on threads while the profile pass reads the data; both libraries re
 while they hash a buffer. The file is read in 16 MB blocks: each block's hash ends with the
 thread taking the GIL back, and with small blocks a thread that waits for the GIL behind
 Python code (up to its 5 ms switch interval) spends more time waiting than hashing.
+
+For large inputs ``assay audit`` starts hashing sooner and elsewhere (:func:`prestart`): the
+pass's worker process, started before the audit's own imports, hashes the files while this
+process imports the checks — time in which the worker would otherwise wait for its first
+task. The audit adopts those digests if each file is still the file that was hashed (same
+device, inode, size, modification and change times), and hashes again otherwise or if the
+worker failed. Interleaved 5M-row audits: 2.94 s → 2.87 s (median of 6).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from assay.spec.models import DatasetSpec, Spec
 
 Algorithm = Literal["blake3", "sha256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("blake3", "sha256")
@@ -35,6 +45,8 @@ BLOCK = 1 << 24
 """Bytes read and hashed per call (see the module doc)."""
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-digest")
+_EARLY: dict[tuple[str, Algorithm], tuple[tuple[int, ...], Future[str]]] = {}
+"""Digests started by :func:`prestart`: the file's identity then, and the digest to come."""
 
 
 def _hasher(algorithm: Algorithm) -> Any:
@@ -68,20 +80,66 @@ def bytes_digest(data: bytes | memoryview, algorithm: Algorithm = DEFAULT) -> st
     return str(digest.hexdigest())
 
 
+def wanted_digests(spec: Spec, ds_spec: DatasetSpec) -> tuple[Algorithm, ...]:
+    """The digests an audit of ``spec`` asks of a dataset: the spec's fingerprint, and the
+    ones the dataset is pinned or traced by."""
+    wanted: list[Algorithm] = [spec.fingerprint]
+    if ds_spec.sha256 is not None or spec.lineage:
+        wanted.append("sha256")
+    if ds_spec.blake3 is not None:
+        wanted.append("blake3")
+    return tuple(dict.fromkeys(wanted))
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def prestart(
+    path: Path,
+    algorithms: tuple[Algorithm, ...],
+    call: Callable[..., Future[str] | None],
+) -> None:
+    """Have ``call(file_digest, path, algorithm)`` hash ``path`` before the audit opens it
+    (``call`` runs it elsewhere — the prestarted worker — or returns ``None``); see the
+    module doc."""
+    try:
+        identity = _identity(path)
+    except OSError:
+        return  # the audit reports the file
+    for algorithm in algorithms:
+        key = (str(path.resolve()), algorithm)
+        if key not in _EARLY and (future := call(file_digest, path, algorithm)) is not None:
+            _EARLY[key] = (identity, future)
+
+
+def _adopt(path: Path, algorithm: Algorithm) -> Future[str] | None:
+    """The prestarted digest of ``path``, if the file has not changed since it started."""
+    early = _EARLY.pop((str(path.resolve()), algorithm), None)
+    return early[1] if early is not None and early[0] == _identity(path) else None
+
+
 class Digests:
     """The digests of one input, each computed once: started in the background when the
-    audit will want it, computed on first use otherwise."""
+    audit will want it (or adopted from :func:`prestart`), computed on first use otherwise."""
 
     def __init__(self, source: Path | bytes | memoryview, wanted: tuple[Algorithm, ...]) -> None:
         self._source = source
         self._futures: dict[Algorithm, Future[str]] = {}
+        self._adopted: set[Algorithm] = set()
         for algorithm in wanted:
             self._start(algorithm)
 
     def _start(self, algorithm: Algorithm) -> Future[str]:
         if algorithm not in self._futures:
             if isinstance(self._source, Path):
-                self._futures[algorithm] = _POOL.submit(file_digest, self._source, algorithm)
+                early = _adopt(self._source, algorithm)
+                if early is not None:
+                    self._adopted.add(algorithm)
+                self._futures[algorithm] = early or _POOL.submit(
+                    file_digest, self._source, algorithm
+                )
             else:  # in memory: hashed here and now
                 done: Future[str] = Future()
                 done.set_result(bytes_digest(self._source, algorithm))
@@ -90,7 +148,15 @@ class Digests:
 
     def get(self, algorithm: Algorithm) -> str:
         """The hex digest, waiting for it (or computing it) if need be."""
-        return self._start(algorithm).result()
+        try:
+            return self._start(algorithm).result()
+        except Exception:
+            if algorithm not in self._adopted or not isinstance(self._source, Path):
+                raise
+            # The worker that hashed it early failed (it died, say): hash the file here.
+            self._adopted.discard(algorithm)
+            self._futures[algorithm] = _POOL.submit(file_digest, self._source, algorithm)
+            return self._futures[algorithm].result()
 
     def known(self) -> dict[str, str | None]:
         """Every algorithm's digest: the ones started (waited for), ``None`` for the others."""
