@@ -86,6 +86,19 @@ class Worker:
             raise outcome
         return outcome
 
+    def call(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """``function(*args)`` run in this worker, answered on a thread of its own."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.request(("call", function, args)))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True).start()
+        return future
+
     def close(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None and not stream.closed:
@@ -98,19 +111,7 @@ def prestarted_call(function: Callable[..., T], *args: Any) -> Future[T] | None:
     otherwise). The call goes first: the pool that takes the worker over sends its tasks
     after it. (The command line hashes the input files there while it imports the checks:
     see :func:`assay.sources.digests.prestart`.)"""
-    if not _PRESTARTED:
-        return None
-    worker = _PRESTARTED[0]
-    future: Future[T] = Future()
-
-    def call() -> None:
-        try:
-            future.set_result(worker.request(("call", function, args)))
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=call, daemon=True).start()
-    return future
+    return _PRESTARTED[0].call(function, *args) if _PRESTARTED else None
 
 
 class WorkerPool:
@@ -235,12 +236,4 @@ class WorkerPool:
             return future
         worker = workers[self._next % len(workers)]
         self._next += 1
-
-        def call() -> None:
-            try:
-                future.set_result(worker.request(("call", function, args)))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        threading.Thread(target=call, daemon=True).start()
-        return future
+        return worker.call(function, *args)
