@@ -17,10 +17,11 @@ DATA_COMMANDS = ("audit", "profile", "demo")
 
 def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in DATA_COMMANDS:
-        from assay import _gc
+        from assay import _gc, _prestart
 
         _gc.pause()
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        _prestart.from_argv(sys.argv)  # large data: the pass worker and the hashing start now
     from assay.cli import main as cli_main
 
     cli_main()

@@ -93,12 +93,10 @@ def audit(
     raise typer.Exit(0 if result.run.verdict.passed else 1)
 
 
-PRESTART_BYTES = 20_000_000
-"""Data at least this large starts the profile pass's worker before the audit's imports."""
-
-
 def _prestart_for(spec: Path, engine: str) -> None:
-    """Boot the local engine's worker early when the data is large enough to use it."""
+    """Boot the local engine's worker early, and hash the inputs on it, when the data is large
+    enough to use it (see :mod:`assay._prestart`; ``assay``'s entry point may have done so
+    already), and the helper that imports what the planned checks need."""
     if engine != "local":
         return
     try:
@@ -107,27 +105,18 @@ def _prestart_for(spec: Path, engine: str) -> None:
         parsed = load_spec(spec)
     except AssayError:
         return  # the audit reports it, with the full message
-    files = {
-        parsed.resolve(ds.path): ds
-        for ds in parsed.datasets.values()
-        if ds.path is not None and parsed.resolve(ds.path).is_file()
-    }
-    if sum(path.stat().st_size for path in files) < PRESTART_BYTES:
-        return
-    from assay.profiles.pool import prestart, prestarted_call
-    from assay.sources import digests
+    from assay import _prestart
 
-    workers = min(2, os.cpu_count() or 1) - 1
-    prestart(workers)  # first: the pass worker boots while the checks are imported
-    for path, ds in files.items():  # and hashes the files meanwhile (assay.sources.digests)
-        digests.prestart(path, digests.wanted_digests(parsed, ds), prestarted_call)
+    if not _prestart.from_spec(parsed):
+        return
+    from assay.profiles.pool import prestart
     from assay.runner import plan
 
     try:
         warm = [module for p in plan(parsed) if p.skip is None for module in p.info.imports]
     except AssayError:
         return
-    prestart(workers, warm=warm)
+    prestart(_prestart.worker_count(), warm=warm)
 
 
 # init -------------------------------------------------------------------------------------

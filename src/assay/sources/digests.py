@@ -83,10 +83,23 @@ def bytes_digest(data: bytes | memoryview, algorithm: Algorithm = DEFAULT) -> st
 def wanted_digests(spec: Spec, ds_spec: DatasetSpec) -> tuple[Algorithm, ...]:
     """The digests an audit of ``spec`` asks of a dataset: the spec's fingerprint, and the
     ones the dataset is pinned or traced by."""
-    wanted: list[Algorithm] = [spec.fingerprint]
-    if ds_spec.sha256 is not None or spec.lineage:
+    return wanted_from(
+        spec.fingerprint,
+        sha256=ds_spec.sha256 is not None,
+        blake3=ds_spec.blake3 is not None,
+        lineage=bool(spec.lineage),
+    )
+
+
+def wanted_from(
+    fingerprint: Algorithm, *, sha256: bool, blake3: bool, lineage: bool
+) -> tuple[Algorithm, ...]:
+    """:func:`wanted_digests` from plain values: the fingerprint, then SHA-256 for a
+    ``sha256:`` pin or any lineage (its steps name files by SHA-256), BLAKE3 for a pin."""
+    wanted: list[Algorithm] = [fingerprint]
+    if sha256 or lineage:
         wanted.append("sha256")
-    if ds_spec.blake3 is not None:
+    if blake3:
         wanted.append("blake3")
     return tuple(dict.fromkeys(wanted))
 
