@@ -8,7 +8,12 @@
   their imported modules) count once per process in that sum, so the sampler also sums the
   **proportional set size** (PSS: each shared page split between its sharers) — the tree's
   physical memory, and the fair figure for a tool that runs worker processes. Either sampled
-  peak can miss a spike shorter than the interval.
+  peak can miss a spike shorter than the interval. The sampler costs the measured process
+  time: reading ``/proc/PID/smaps_rollup`` walks the page tables of everything the process
+  maps and holds its memory-map lock meanwhile, so a process that maps gigabytes of Parquet
+  and allocates while it runs slows down (a 5M-row Assay audit: 3.0 s → 3.4 s at 50 ms). A
+  run with ``interval=0`` has no sampler (its sampled peaks are 0): the benchmark times
+  such runs and takes memory from a separate sampled run (``drift.fastest_of``).
 - **Max single-process RSS**: ``ru_maxrss`` of the rusage that ``os.wait4`` returns for the
   child — the kernel's own high-water mark of the largest process in the tree (the child or any
   descendant it waited for); the same accounting as ``getrusage(RUSAGE_CHILDREN)``, but for
@@ -118,7 +123,8 @@ def run_measured(
             _kill_group(proc.pid)
 
         sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        if interval > 0:
+            sampler.start()
         timer = threading.Timer(timeout, expire)
         timer.start()
         try:
@@ -127,7 +133,8 @@ def run_measured(
         finally:
             timer.cancel()
             stop.set()
-            sampler.join()
+            if sampler.is_alive():
+                sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         strays = False if timed_out.is_set() else _kill_group(proc.pid)
     return Measurement(
