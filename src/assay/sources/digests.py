@@ -4,10 +4,11 @@ Every run records a cryptographic digest of each input file, so an outside revie
 that the audit saw exactly the file they hold. The algorithm is the spec's ``fingerprint:``:
 
 * ``blake3`` (the default) — BLAKE3, 256-bit, collision resistance 2¹²⁸ like SHA-256's. On the
-  benchmark machine it hashes 5.8 GB/s on one core against SHA-256's 1.8 GB/s (with the CPU's
-  SHA extensions), so fingerprinting two 1 GB Parquet files costs 0.36 CPU-seconds instead
-  of 1.14 — the largest single cost of a 5M-row audit otherwise. Reviewers check it with
-  ``b3sum FILE`` (the reference implementation's command line) or ``assay digest FILE``.
+  benchmark machine it reads and hashes 4.9 GB/s on one core against SHA-256's 1.75 GB/s
+  (with the CPU's SHA extensions), so fingerprinting two 1 GB Parquet files costs 0.42
+  CPU-seconds instead of 1.17 — the largest single cost of a 5M-row audit otherwise
+  (``bench/hash_share.py``). Reviewers check it with ``b3sum FILE`` (the reference
+  implementation's command line) or ``assay digest FILE``.
 * ``sha256`` — where a process requires a FIPS-approved hash or ``sha256sum``.
 
 A dataset pinned with ``sha256:`` in the spec, and every dataset of a spec with ``lineage:``
