@@ -64,7 +64,12 @@ def sturges_edges(low: float, high: float, size: int) -> FloatArray:
         first, last = first - 0.5, last + 0.5
     width = np.subtract(np.float64(high), np.float64(low)) / (np.log2(size) + 1.0)
     bins = int(np.ceil(np.subtract(last, first) / width)) if width else 1
-    return np.linspace(first, last, bins + 1, endpoint=True)
+    edges = np.linspace(first, last, bins + 1, endpoint=True)
+    if bins > 1 and not np.all(np.diff(edges) > 0):
+        # A range a few float64 steps wide cannot hold that many bins (numpy refuses:
+        # "Too many bins for data range"): one bin from the minimum to the maximum.
+        return np.array([first, last])
+    return edges
 
 
 def _histogram_shares(dist: NumericDistribution, edges: FloatArray) -> FloatArray:
