@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,20 +179,14 @@ def test_verify_outcomes(engine: Engine, clock: ManualClock) -> None:
     assert not failed.ok
 
 
-def test_cache_hit_needs_no_database_and_costs_microseconds(
-    engine: Engine, clock: ManualClock
-) -> None:
+def test_cache_hit_needs_no_database(engine: Engine, clock: ManualClock) -> None:
     token = make(engine)
     verifier = KeyVerifier(engine, clock=clock, cache_ttl=5.0)
     verifier.verify(token)
     assert verifier.lookups == 1
-    calls = 20_000
-    started = time.perf_counter()
-    for _ in range(calls):
+    for _ in range(20_000):  # what a cached check costs is bench/monitor.py's to measure
         verifier.verify(token)
-    per_call = (time.perf_counter() - started) / calls
     assert verifier.lookups == 1  # every one of them a hit
-    assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per cached verification"
     assert verifier.verify(tamper(token)).ok is False  # a bad secret is refused from cache
     assert verifier.lookups == 1
     clock.advance(5.0)  # the entry expires: the next call reads the database again
