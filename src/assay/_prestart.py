@@ -18,7 +18,6 @@ started twice).
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,5 +95,7 @@ def _start(files: dict[Path, tuple[Algorithm, ...]]) -> bool:
 
 
 def worker_count() -> int:
-    """The local engine's worker processes: one per core beyond this one, at most one."""
-    return min(2, os.cpu_count() or 1) - 1
+    """The local engine's worker processes (all its processes but this one)."""
+    from assay.profiles.pool import local_processes
+
+    return local_processes() - 1

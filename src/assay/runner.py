@@ -9,7 +9,6 @@ becomes an ``error`` finding and the audit goes on.
 from __future__ import annotations
 
 import mimetypes
-import os
 import platform
 import re
 import sys
@@ -40,7 +39,7 @@ from assay.compliance import validate_catalogue
 from assay.errors import COLUMN_MISSING, InputError
 from assay.policy import apply_waivers, params_for, validate_overrides
 from assay.profiles.engine import Executor, ScanOptions, pooled, wants_workers
-from assay.profiles.pool import WorkerPool
+from assay.profiles.pool import WorkerPool, local_processes
 from assay.profiles.table import TableProfile
 from assay.run import Run, compute_verdict
 from assay.sources.datasets import Dataset, open_dataset
@@ -264,7 +263,7 @@ def run_audit(
             # Worker processes for the pass, kept for the checks' background work; once idle
             # they import what the planned checks need (scikit-learn for the classifier).
             warm = [module for p in to_run for module in p.info.imports]
-            pool = stack.enter_context(WorkerPool(min(2, os.cpu_count() or 1) - 1, warm=warm))
+            pool = stack.enter_context(WorkerPool(local_processes() - 1, warm=warm))
             executor = pooled(pool)
         ctx = Context(spec, datasets, options=options, executor=executor, stored=profiles)
         ctx.pool = pool

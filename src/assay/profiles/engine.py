@@ -16,7 +16,6 @@ exact duplicate, overlap and label-conflict detection.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,7 @@ from assay._arrow import int64_array
 from assay.errors import InputError
 from assay.profiles.column import ColumnProfile
 from assay.profiles.kll import sampling_stride
-from assay.profiles.pool import WorkerPool
+from assay.profiles.pool import WorkerPool, local_processes
 from assay.profiles.rows import GROUPS, RowHashes
 from assay.profiles.shared import HashTarget, SharedHashes
 from assay.profiles.sketches import DistinctSketch
@@ -283,7 +282,7 @@ def scan(
     executor: Executor | None = None,
 ) -> dict[str, ScanResult]:
     """Profile every dataset (and collect row hashes and a sample) in one pass over each."""
-    workers = options.workers or min(2, os.cpu_count() or 1)
+    workers = options.workers or local_processes()
     tasks = plan_tasks(datasets, options, workers)
     if executor is None:
         executor = local_pool(workers) if wants_workers(datasets, workers) else run_inline
@@ -432,7 +431,7 @@ def pooled(pool: WorkerPool) -> Executor:
 
 def wants_workers(datasets: Mapping[str, Dataset], workers: int | None = None) -> bool:
     """Whether the local engine would run the pass on worker processes (not inline)."""
-    count = workers or min(2, os.cpu_count() or 1)
+    count = workers or local_processes()
     cells = sum(ds.rows * len(ds.columns) for ds in datasets.values())
     return (
         count > 1 and cells >= INLINE_CELLS and all(ds.path is not None for ds in datasets.values())

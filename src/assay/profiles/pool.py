@@ -38,6 +38,12 @@ WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 share the cores, and OpenBLAS's own thread start costs ~0.05 s of CPU per process."""
 
 
+def local_processes() -> int:
+    """Processes the local engine runs the pass on: one per core, at most two (this one and
+    one worker; more did not pay on the benchmark machine's two cores)."""
+    return min(2, os.cpu_count() or 1)
+
+
 def start_worker(*, helper: bool = False) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "assay.profiles._worker", *(["--helper"] if helper else [])]
     env = {**WORKER_ENV, **os.environ}
